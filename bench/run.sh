@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# gridesk vs etcd 3.4 on 3-node loopback clusters, in one run (`make bench`).
+#
+# For each system: a fresh 3-member cluster on 127.0.0.1; wrk (Lua scripts)
+# drives replicated writes at the leader's HTTP endpoint with 1, 16 and 64
+# connections (gridesk: POST /v1/tickets; etcd: POST /v3/kv/put on its JSON
+# gateway, a unique key per request, value of the same byte size as the ticket
+# body); then BENCH_FAILOVER_RUNS times: kill -9 the leader and time the first
+# acknowledged write through a survivor (bench/failover.py), restart the killed
+# member, wait for the cluster to heal.  bench/report.py prints the table and
+# writes docs/BENCHMARKS.md.
+#
+# Environment (all optional):
+#   BENCH_SECONDS=10          measured seconds per wrk run (BENCH_QUICK=1: 3)
+#   BENCH_QUICK=1             quick mode: 3 s runs, 1 s warm-up, 3 failover runs
+#   BENCH_WARMUP_SECONDS=2    unmeasured wrk run before each measured one
+#   BENCH_CLIENTS="1 16 64"   concurrent connections (wrk -c)
+#   BENCH_WRK_THREADS=2       wrk threads (never more than the connections)
+#   BENCH_WRK_TIMEOUT=5       wrk per-request timeout, seconds
+#   BENCH_BODY_BYTES=512      ticket body bytes == etcd value bytes (pre-base64)
+#   BENCH_FAILOVER_RUNS=5     kill -9 rounds per system (BENCH_QUICK=1: 3)
+#   BENCH_FAILOVER_DEADLINE=30  seconds a failover round may take before it fails
+#   BENCH_SYSTEMS="gridesk etcd"
+#   BENCH_WRITE_DOC=auto      auto: write docs/BENCHMARKS.md only if every system
+#                             ran cleanly; 1: always; 0: never
+#   BENCH_TMPDIR=$TMPDIR|/tmp where the data dirs go (both systems, same disk)
+#   BENCH_KEEP=0              1: keep the data dirs
+#   BENCH_GRIDESKD, BENCH_ETCD, BENCH_ETCDCTL, BENCH_WRK: binaries
+# Results: bench/out/<timestamp>/ (raw JSON, logs, report.md).
+set -uo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+
+# The exact command, for the report: BENCH_* as given, then the entry point.
+COMMAND=""
+while IFS= read -r kv; do
+  COMMAND+="${kv%%=*}=$(printf '%q' "${kv#*=}") "
+done < <(env | grep -E '^BENCH_[A-Z_]+=' | sort)
+if [ -n "${MAKELEVEL:-}" ]; then COMMAND+="make bench"; else COMMAND+="./bench/run.sh"; fi
+
+BENCH_QUICK=${BENCH_QUICK:-0}
+if [ "$BENCH_QUICK" = 1 ]; then
+  BENCH_SECONDS=${BENCH_SECONDS:-3}
+  BENCH_WARMUP_SECONDS=${BENCH_WARMUP_SECONDS:-1}
+  BENCH_FAILOVER_RUNS=${BENCH_FAILOVER_RUNS:-3}
+else
+  BENCH_SECONDS=${BENCH_SECONDS:-10}
+  BENCH_WARMUP_SECONDS=${BENCH_WARMUP_SECONDS:-2}
+  BENCH_FAILOVER_RUNS=${BENCH_FAILOVER_RUNS:-5}
+fi
+BENCH_CLIENTS=${BENCH_CLIENTS:-"1 16 64"}
+BENCH_WRK_THREADS=${BENCH_WRK_THREADS:-2}
+BENCH_WRK_TIMEOUT=${BENCH_WRK_TIMEOUT:-5}
+BENCH_BODY_BYTES=${BENCH_BODY_BYTES:-512}
+BENCH_FAILOVER_DEADLINE=${BENCH_FAILOVER_DEADLINE:-30}
+BENCH_SYSTEMS=${BENCH_SYSTEMS:-"gridesk etcd"}
+BENCH_WRITE_DOC=${BENCH_WRITE_DOC:-auto}
+BENCH_KEEP=${BENCH_KEEP:-0}
+WRK=${BENCH_WRK:-/usr/bin/wrk}
+
+for v in BENCH_SECONDS BENCH_WARMUP_SECONDS BENCH_FAILOVER_RUNS BENCH_WRK_THREADS \
+         BENCH_WRK_TIMEOUT BENCH_BODY_BYTES BENCH_FAILOVER_DEADLINE; do
+  [[ ${!v} =~ ^[0-9]+$ ]] || { echo "bench: $v must be a whole number (got '${!v}')" >&2; exit 2; }
+done
+for c in $BENCH_CLIENTS; do
+  [[ $c =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_CLIENTS: bad value '$c'" >&2; exit 2; }
+done
+
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
+# shellcheck source=bench/etcd.sh
+. "$BENCH_DIR/etcd.sh"
+# shellcheck source=bench/gridesk.sh
+. "$BENCH_DIR/gridesk.sh"
+
+for tool in "$WRK" curl python3 timeout; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool not found (make deps)" >&2; exit 2; }
+done
+python3 "$BENCH_DIR/util.py" ticket-body "$BENCH_BODY_BYTES" >/dev/null || exit 2
+
+OUT="$ROOT/bench/out/$(date +%Y%m%d-%H%M%S)"
+mkdir -p "$OUT"
+WORK_TMP=$(mktemp -d "${BENCH_TMPDIR:-${TMPDIR:-/tmp}}/gridesk-bench.XXXXXX") || exit 2
+
+cleanup() {
+  stop_members
+  if [ "$BENCH_KEEP" = 1 ]; then log "data kept in $WORK_TMP"; else rm -rf "$WORK_TMP"; fi
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+# write_json FILE KEY=VALUE...: a flat JSON object (values: numbers stay numbers).
+write_json() {
+  local f=$1; shift
+  python3 - "$f" "$@" <<'EOF'
+import json, sys
+out = {}
+for kv in sys.argv[2:]:
+    k, _, v = kv.partition("=")
+    try:
+        out[k] = json.loads(v)
+    except ValueError:
+        out[k] = v
+json.dump(out, open(sys.argv[1], "w"))
+EOF
+}
+
+# sys_fail SYSTEM MESSAGE: record why the system has no (complete) numbers.
+sys_fail() {
+  log "$1: $2"
+  write_json "$OUT/$1/status.json" ok=false "error=$2"
+  stop_members
+}
+
+# wrk_ok FILE: a run that got answers and no errors >399 or timeouts.
+wrk_ok() {
+  python3 - "$1" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+sys.exit(0 if r["ok"] > 0 and r["err_status"] == 0 and r["err_timeout"] == 0 else 1)
+EOF
+}
+
+# diagnose SYSTEM URL: one request by curl with the same body, for the log.
+diagnose() {
+  local s=$1 url=$2 body
+  body=$(python3 "$BENCH_DIR/util.py" ticket-body "$BENCH_BODY_BYTES")
+  if [ "$s" = gridesk ]; then
+    curl -s --max-time 5 -i -X POST -H 'Content-Type: application/json' \
+      -H "Authorization: Bearer $BENCH_GRIDESK_TOKEN" -d "$body" "$url/v1/tickets" | head -c 2000
+  else
+    curl -s --max-time 5 -i -X POST -H 'Content-Type: application/json' \
+      -d "{\"key\":\"$(printf 'bench/diag' | base64 -w0)\",\"value\":\"$(printf '%s' "$body" | base64 -w0)\"}" \
+      "$url/v3/kv/put" | head -c 2000
+  fi
+}
+
+# failover_round SYSTEM K
+failover_round() {
+  local s=$1 k=$2 leader pid i rc
+  local -a targets=() login=()
+  if ! wait_for 60 "${s}_healthy"; then
+    log "$s: cluster not healthy before failover round $k; starting a fresh cluster"
+    stop_members
+    "${s}_cluster_start" || return 1
+  fi
+  leader=$("${s}_leader") || return 1
+  pid=${MEMBER_PID[$leader]}
+  for i in 1 2 3; do [ "$i" = "$leader" ] || targets+=(--target "${MEMBER_URL[$i]}"); done
+  [ "$s" = gridesk ] && login=(--login "admin:$GRIDESK_PASSWORD")
+  log "$s: failover round $k: kill -9 leader m$leader (pid $pid)"
+  timeout -k 5 $((BENCH_FAILOVER_DEADLINE + 40)) python3 "$BENCH_DIR/failover.py" \
+    --system "$s" --kill-pid "$pid" --expect-exe "$MEMBER_EXE" --leader-id "$leader" "${targets[@]}" "${login[@]}" \
+    --run "$k" --body-bytes "$BENCH_BODY_BYTES" --deadline-s "$BENCH_FAILOVER_DEADLINE" \
+    --out "$SYS_OUT/failover-$k.json" >"$SYS_OUT/failover-$k.log" 2>&1
+  rc=$?
+  grep -h '^failover-result' "$SYS_OUT/failover-$k.log" | cut -c1-300 >&2
+  # Restart the member only if the probe did kill it.
+  if ! pid_alive "$pid"; then
+    reap_pid "$pid"
+    "${s}_start_member" "$leader"
+  fi
+  return $rc
+}
+
+# run_system SYSTEM: everything for one system; numbers into $OUT/SYSTEM/.
+run_system() {
+  local s=$1 msg c leader leader_after url t keys
+  local -a extra=()
+  SYS_OUT="$OUT/$s"
+  mkdir -p "$SYS_OUT"
+  MEMBER_PID=() MEMBER_URL=() MEMBER_DATA=()
+  msg=$("${s}_check") || { sys_fail "$s" "$msg"; return 1; }
+  "${s}_version" >"$SYS_OUT/version.txt" 2>&1
+  log "$s: starting 3-member cluster"
+  "${s}_cluster_start" || { sys_fail "$s" "cluster did not become healthy (logs in $SYS_OUT)"; return 1; }
+  "${s}_prepare" || { sys_fail "$s" "prepare (login) failed (logs in $SYS_OUT)"; return 1; }
+  mapfile -t extra < <("${s}_wrk_env")
+  for c in $BENCH_CLIENTS; do
+    leader=$("${s}_leader") || { sys_fail "$s" "no leader before the $c-client run"; return 1; }
+    url=${MEMBER_URL[$leader]}
+    t=$(min "$BENCH_WRK_THREADS" "$c")
+    if [ "$BENCH_WARMUP_SECONDS" -gt 0 ]; then
+      log "$s: warm-up ${BENCH_WARMUP_SECONDS}s, $c clients -> m$leader"
+      run_wrk "$("${s}_wrk_script")" "$url" "$c" "$BENCH_WARMUP_SECONDS" "$SYS_OUT/warm-c$c.json" \
+        "$SYS_OUT/warm-c$c.log" BENCH_RUN_TAG="w$c" "${extra[@]}" \
+        || { sys_fail "$s" "wrk warm-up failed at $c clients"; return 1; }
+      if ! wrk_ok "$SYS_OUT/warm-c$c.json"; then
+        diagnose "$s" "$url" >"$SYS_OUT/diagnose-c$c.txt" 2>&1
+        sys_fail "$s" "writes failed during warm-up at $c clients: $(head -c 300 "$SYS_OUT/warm-c$c.json"); a sample response is in $SYS_OUT/diagnose-c$c.txt"
+        return 1
+      fi
+    fi
+    log "$s: measuring ${BENCH_SECONDS}s, $c clients ($t wrk threads) -> m$leader"
+    run_wrk "$("${s}_wrk_script")" "$url" "$c" "$BENCH_SECONDS" "$SYS_OUT/wrk-c$c.json" \
+      "$SYS_OUT/wrk-c$c.log" BENCH_RUN_TAG="m$c" "${extra[@]}" \
+      || { sys_fail "$s" "wrk failed at $c clients"; return 1; }
+    grep -h '^wrk-result' "$SYS_OUT/wrk-c$c.log" | cut -c1-200 >&2
+    leader_after=$("${s}_leader") || leader_after=null
+    keys=$("${s}_count_keys" "m$c") || keys=null
+    write_json "$SYS_OUT/wrk-c$c.meta.json" clients="$c" threads="$t" seconds="$BENCH_SECONDS" \
+      url="$url" leader_before="$leader" leader_after="$leader_after" keys_stored="${keys:-null}"
+  done
+  local k fails=0
+  for k in $(seq 1 "$BENCH_FAILOVER_RUNS"); do
+    failover_round "$s" "$k" || fails=$((fails + 1))
+  done
+  stop_members
+  write_json "$SYS_OUT/status.json" ok=true failover_failed="$fails"
+  [ "$fails" -eq 0 ]
+}
+
+log "output: $OUT; data: $WORK_TMP; $BENCH_SECONDS s per run, clients: $BENCH_CLIENTS, body $BENCH_BODY_BYTES B, failover runs: $BENCH_FAILOVER_RUNS"
+START_DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+all_ok=1
+for s in $BENCH_SYSTEMS; do
+  case $s in
+    gridesk|etcd) run_system "$s" || all_ok=0 ;;
+    *) echo "bench: unknown system '$s' in BENCH_SYSTEMS" >&2; all_ok=0 ;;
+  esac
+done
+
+write_doc=0
+case $BENCH_WRITE_DOC in
+  1) write_doc=1 ;;
+  auto) [ "$all_ok" = 1 ] && write_doc=1 ;;
+esac
+doc_args=()
+[ "$write_doc" = 1 ] && doc_args=(--doc "$ROOT/docs/BENCHMARKS.md")
+python3 "$BENCH_DIR/report.py" --out "$OUT" --command "$COMMAND" --data-dir "$WORK_TMP" \
+  --start "$START_DATE" --systems "$BENCH_SYSTEMS" --clients "$BENCH_CLIENTS" --wrk "$WRK" --etcd "$ETCD_BIN" \
+  --root "$ROOT" "${doc_args[@]}" || all_ok=0
+if [ "$write_doc" = 0 ]; then
+  log "docs/BENCHMARKS.md not written (BENCH_WRITE_DOC=$BENCH_WRITE_DOC, all systems ok: $all_ok); report in $OUT/report.md"
+fi
+[ "$all_ok" = 1 ]

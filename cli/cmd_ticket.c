@@ -1,0 +1,542 @@
+/* `gridesk ticket create|show|list|event`: tickets (工单) through the
+ * node's /v1/tickets API.  Values such as classes, channels and statuses
+ * are passed through; the node validates them and its message is shown. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli/api.h"
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "cli/output.h"
+#include "cli/strbuf.h"
+
+/* Width of the labels in `ticket show`. */
+#define LABEL_W 13
+
+static int no_memory(struct cli_err *err)
+{
+    return cli_err_set(err, CLI_ENOMEM, "out of memory");
+}
+
+static const char *member(const json_t *obj, const char *key, char *buf,
+                          size_t n)
+{
+    return out_scalar(json_object_get(obj, key), buf, n);
+}
+
+/* Prints "label  value" with value cleaned for the terminal; a multi-line
+ * value continues on indented lines. */
+static void print_field(const char *label, const char *value)
+{
+    struct strbuf sb;
+    const char *line = value;
+
+    strbuf_init(&sb);
+    strbuf_printf(&sb, "%-*s", LABEL_W, label);
+    for (;;) {
+        const char *nl = strchr(line, '\n');
+        size_t n = nl != NULL ? (size_t)(nl - line) : strlen(line);
+        char *one = strndup(line, n);
+        if (one == NULL) {
+            sb.failed = true;
+            break;
+        }
+        out_clean(&sb, one, 0);
+        free(one);
+        strbuf_putc(&sb, '\n');
+        if (nl == NULL)
+            break;
+        line = nl + 1;
+        strbuf_printf(&sb, "%-*s", LABEL_W, "");
+    }
+    if (strbuf_ok(&sb))
+        fputs(sb.buf, stdout);
+    strbuf_close(&sb);
+}
+
+int cmd_ticket_create(struct cli_ctx *ctx, int argc, char **argv,
+                      struct cli_err *err)
+{
+    struct args_opt opts[] = {
+        {"customer", true, NULL},    {"class", true, NULL},
+        {"channel", true, NULL},     {"summary", true, NULL},
+        {"description", true, NULL}, {NULL, false, NULL},
+    };
+    const char *pos[1], *customer, *klass, *channel, *summary;
+    char b1[64], b2[64];
+    struct api_conn conn;
+    json_t *body, *resp = NULL;
+    int npos, rc;
+
+    rc = args_parse(ctx, argc, argv, opts, pos, 0, &npos, err);
+    if (rc < 0)
+        return rc;
+    if ((customer = args_need(opts, "customer", err)) == NULL ||
+        (klass = args_need(opts, "class", err)) == NULL ||
+        (channel = args_need(opts, "channel", err)) == NULL ||
+        (summary = args_need(opts, "summary", err)) == NULL)
+        return CLI_EUSAGE;
+    body = json_pack("{s:s, s:s, s:s, s:s, s:s*}", "customer", customer,
+                     "class", klass, "channel", channel, "summary", summary,
+                     "description", args_get(opts, "description"));
+    if (body == NULL)
+        return cli_err_set(err, CLI_EUSAGE, "arguments must be valid UTF-8");
+    rc = api_open(&conn, ctx, 0, err);
+    if (rc == 0) {
+        rc = api_call(&conn, "POST", "/v1/tickets", body, &resp, err);
+        api_close(&conn);
+    }
+    json_decref(body);
+    if (rc == 0 && ctx->json)
+        rc = out_json(resp, err);
+    else if (rc == 0)
+        out_line("created ticket %s (%s)", member(resp, "id", b1, sizeof b1),
+                 member(resp, "status", b2, sizeof b2));
+    json_decref(resp);
+    return rc;
+}
+
+/* The DETAIL column of an event: what the event changed or said. */
+static void event_detail(const json_t *ev, struct strbuf *sb)
+{
+    static const char *const common[] = {"id",      "type", "actor", "at",
+                                         "channel", "node", NULL};
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    const char *key;
+    json_t *v;
+    char b[256];
+    int i;
+
+    if (type == NULL)
+        type = "";
+    if (strcmp(type, "accept") == 0) {
+        strbuf_printf(sb, "owner %s", member(ev, "owner", b, sizeof b));
+        return;
+    }
+    if (strcmp(type, "comment") == 0) {
+        strbuf_puts(sb, member(ev, "text", b, sizeof b));
+        return;
+    }
+    if (strcmp(type, "status") == 0) {
+        json_t *note = json_object_get(ev, "note");
+        strbuf_printf(sb, "-> %s", member(ev, "status", b, sizeof b));
+        if (json_string_length(note) > 0)
+            strbuf_printf(sb, ": %s", json_string_value(note));
+        return;
+    }
+    if (strcmp(type, "reopen") == 0) {
+        json_t *reason = json_object_get(ev, "reason");
+        if (json_string_length(reason) > 0)
+            strbuf_puts(sb, json_string_value(reason));
+        return;
+    }
+    /* An event this CLI does not know yet: show its own fields. */
+    json_object_foreach((json_t *)ev, key, v)
+    {
+        for (i = 0; common[i] != NULL; i++)
+            if (strcmp(key, common[i]) == 0)
+                break;
+        if (common[i] != NULL)
+            continue;
+        if (sb->len > 0)
+            strbuf_putc(sb, ' ');
+        strbuf_printf(sb, "%s=%s", key, out_scalar(v, b, sizeof b));
+    }
+}
+
+static int print_events(const json_t *events, struct cli_err *err)
+{
+    static const char *const headers[] = {"TIME", "TYPE", "ACTOR", "DETAIL"};
+    struct table *t;
+    json_t *ev;
+    size_t i;
+    int rc = 0;
+
+    if (json_array_size(events) == 0) {
+        printf("\nno events\n");
+        return 0;
+    }
+    t = table_new(4, headers);
+    if (t == NULL)
+        return no_memory(err);
+    table_set_flex(t, 3, 20, 80);
+    json_array_foreach(events, i, ev)
+    {
+        char tb[64], yb[64], ab[128];
+        struct strbuf detail;
+        const char *cells[4];
+
+        strbuf_init(&detail);
+        event_detail(ev, &detail);
+        cells[0] = out_time(json_object_get(ev, "at"), tb, sizeof tb);
+        cells[1] = member(ev, "type", yb, sizeof yb);
+        cells[2] = member(ev, "actor", ab, sizeof ab);
+        cells[3] = strbuf_str(&detail);
+        rc = strbuf_ok(&detail) ? table_add(t, cells) : CLI_ENOMEM;
+        strbuf_close(&detail);
+        if (rc < 0)
+            break;
+    }
+    if (rc == 0) {
+        putchar('\n');
+        rc = table_print(t, stdout);
+    }
+    table_free(t);
+    return rc < 0 ? no_memory(err) : 0;
+}
+
+/* Human view of one ticket: its fields, then its timeline. */
+static int print_ticket(const json_t *tk, struct cli_err *err)
+{
+    static const char *const plain[][2] = {
+        {"ticket", "id"},         {"status", "status"},
+        {"class", "class"},       {"channel", "channel"},
+        {"customer", "customer"}, {"owner", "owner"},
+        {"summary", "summary"},   {"description", "description"},
+    };
+    char b1[64], b2[128];
+    struct strbuf sb;
+    size_t i;
+
+    for (i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        print_field(plain[i][0], member(tk, plain[i][1], b2, sizeof b2));
+    strbuf_init(&sb);
+    strbuf_printf(&sb, "%s by %s",
+                  out_time(json_object_get(tk, "created_at"), b1, sizeof b1),
+                  member(tk, "created_by", b2, sizeof b2));
+    if (!strbuf_ok(&sb))
+        return no_memory(err);
+    print_field("created", sb.buf);
+    strbuf_close(&sb);
+    print_field("updated",
+                out_time(json_object_get(tk, "updated_at"), b1, sizeof b1));
+    return print_events(json_object_get(tk, "events"), err);
+}
+
+/* Appends "/v1/tickets/ID" with ID percent-encoded. */
+static int ticket_path(struct strbuf *sb, const char *id, const char *tail,
+                       struct cli_err *err)
+{
+    if (id[0] == '\0')
+        return cli_err_set(err, CLI_EUSAGE, "ticket ID must not be empty");
+    strbuf_puts(sb, "/v1/tickets/");
+    strbuf_put_urlenc(sb, id);
+    strbuf_puts(sb, tail);
+    return strbuf_ok(sb) ? 0 : no_memory(err);
+}
+
+int cmd_ticket_show(struct cli_ctx *ctx, int argc, char **argv,
+                    struct cli_err *err)
+{
+    const char *pos[1];
+    struct api_conn conn;
+    struct strbuf path;
+    json_t *resp = NULL;
+    int npos, rc;
+
+    rc = args_parse(ctx, argc, argv, NULL, pos, 1, &npos, err);
+    if (rc < 0)
+        return rc;
+    if (npos < 1)
+        return cli_err_set(err, CLI_EUSAGE, "ticket show needs a ticket ID");
+    strbuf_init(&path);
+    rc = ticket_path(&path, pos[0], "", err);
+    if (rc == 0)
+        rc = api_open(&conn, ctx, 0, err);
+    if (rc == 0) {
+        rc = api_call(&conn, "GET", path.buf, NULL, &resp, err);
+        if (rc == 0 && !ctx->json && !json_is_object(resp))
+            rc = cli_err_set(err, CLI_ENET, "%s sent no ticket", conn.node);
+        api_close(&conn);
+    }
+    strbuf_close(&path);
+    if (rc == 0)
+        rc = ctx->json ? out_json(resp, err) : print_ticket(resp, err);
+    json_decref(resp);
+    return rc;
+}
+
+/* Adds one page's items to the table (and to all, when collecting). */
+static int add_rows(struct table *t, json_t *items, json_t *all)
+{
+    json_t *tk;
+    size_t i;
+
+    json_array_foreach(items, i, tk)
+    {
+        char b[6][128];
+        const char *cells[6] = {
+            member(tk, "id", b[0], sizeof b[0]),
+            member(tk, "status", b[1], sizeof b[1]),
+            member(tk, "class", b[2], sizeof b[2]),
+            member(tk, "customer", b[3], sizeof b[3]),
+            member(tk, "owner", b[4], sizeof b[4]),
+            member(tk, "summary", b[5], sizeof b[5]),
+        };
+        if (all != NULL && json_array_append(all, tk) != 0)
+            return CLI_ENOMEM;
+        if (t != NULL && table_add(t, cells) < 0)
+            return CLI_ENOMEM;
+    }
+    return 0;
+}
+
+/* Builds GET /v1/tickets?... for one page. */
+static void list_path(struct strbuf *sb, const struct args_opt *opts,
+                      const char *after)
+{
+    static const char *const keys[] = {"status", "customer", "limit"};
+    char sep = '?';
+    size_t i;
+
+    strbuf_puts(sb, "/v1/tickets");
+    for (i = 0; i < 3; i++) {
+        const char *v = args_get(opts, keys[i]);
+        if (v == NULL)
+            continue;
+        strbuf_printf(sb, "%c%s=", sep, keys[i]);
+        strbuf_put_urlenc(sb, v);
+        sep = '&';
+    }
+    if (after != NULL) {
+        strbuf_printf(sb, "%cafter=", sep);
+        strbuf_put_urlenc(sb, after);
+    }
+}
+
+/* The cursor of a page as text, or NULL when there are no more pages. */
+static char *next_cursor(const json_t *page)
+{
+    const json_t *next = json_object_get(page, "next");
+    char b[64];
+
+    if (next == NULL || json_is_null(next) ||
+        (json_is_string(next) && json_string_length(next) == 0))
+        return NULL;
+    return strdup(out_scalar(next, b, sizeof b));
+}
+
+int cmd_ticket_list(struct cli_ctx *ctx, int argc, char **argv,
+                    struct cli_err *err)
+{
+    static const char *const headers[] = {"ID",       "STATUS", "CLASS",
+                                          "CUSTOMER", "OWNER",  "SUMMARY"};
+    struct args_opt opts[] = {
+        {"status", true, NULL}, {"customer", true, NULL}, {"limit", true, NULL},
+        {"after", true, NULL},  {"all", false, NULL},     {NULL, false, NULL},
+    };
+    const char *pos[1], *limit;
+    bool all_pages;
+    struct api_conn conn;
+    struct table *t = NULL;
+    json_t *resp = NULL, *all = NULL;
+    char *cursor = NULL, *next = NULL;
+    int npos, rc;
+
+    rc = args_parse(ctx, argc, argv, opts, pos, 0, &npos, err);
+    if (rc < 0)
+        return rc;
+    limit = args_get(opts, "limit");
+    if (limit != NULL) {
+        char *end;
+        long n;
+        errno = 0;
+        n = strtol(limit, &end, 10);
+        if (limit[0] < '0' || limit[0] > '9' || *end != '\0' || errno != 0 ||
+            n < 1)
+            return cli_err_set(err, CLI_EUSAGE,
+                               "--limit must be a positive number");
+    }
+    all_pages = args_get(opts, "all") != NULL;
+    if (args_get(opts, "after") != NULL) {
+        cursor = strdup(args_get(opts, "after"));
+        if (cursor == NULL)
+            return no_memory(err);
+    }
+    rc = api_open(&conn, ctx, 0, err);
+    if (rc < 0) {
+        free(cursor);
+        return rc;
+    }
+    if (!ctx->json)
+        t = table_new(6, headers);
+    if (all_pages && ctx->json)
+        all = json_array();
+    if ((!ctx->json && t == NULL) || (all_pages && ctx->json && all == NULL)) {
+        rc = no_memory(err);
+        goto out;
+    }
+    if (t != NULL) {
+        table_set_max(t, 3, 24);
+        table_set_max(t, 4, 16);
+        table_set_flex(t, 5, 10, 60);
+    }
+
+    for (;;) {
+        struct strbuf path;
+        json_t *items;
+
+        strbuf_init(&path);
+        list_path(&path, opts, cursor);
+        rc = strbuf_ok(&path)
+                 ? api_call(&conn, "GET", path.buf, NULL, &resp, err)
+                 : no_memory(err);
+        strbuf_close(&path);
+        if (rc < 0)
+            goto out;
+        items = json_object_get(resp, "items");
+        if (!json_is_array(items)) {
+            rc = cli_err_set(err, CLI_ENET,
+                             "%s sent a ticket list without \"items\"",
+                             conn.node);
+            goto out;
+        }
+        if (ctx->json && !all_pages) {
+            rc = out_json(resp, err);
+            goto out;
+        }
+        if (add_rows(t, items, all) < 0) {
+            rc = no_memory(err);
+            goto out;
+        }
+        free(next);
+        next = next_cursor(resp);
+        json_decref(resp);
+        resp = NULL;
+        if (!all_pages || next == NULL)
+            break;
+        if (cursor != NULL && strcmp(cursor, next) == 0) {
+            rc = cli_err_set(err, CLI_ENET,
+                             "%s returned cursor '%s' twice; stopping",
+                             conn.node, next);
+            goto out;
+        }
+        free(cursor);
+        cursor = next;
+        next = NULL;
+    }
+
+    if (ctx->json) {
+        json_t *doc = json_pack("{s:O, s:n}", "items", all, "next");
+        rc = doc != NULL ? out_json(doc, err) : no_memory(err);
+        json_decref(doc);
+        goto out;
+    }
+    if (table_rows(t) == 0)
+        printf("no tickets\n");
+    else if (table_print(t, stdout) < 0)
+        rc = no_memory(err);
+    if (rc == 0 && next != NULL)
+        out_line("next: %s", next);
+out:
+    free(cursor);
+    free(next);
+    table_free(t);
+    json_decref(all);
+    json_decref(resp);
+    api_close(&conn);
+    return rc;
+}
+
+/* Which options each kind of event takes; the first may be required. */
+struct event_kind {
+    const char *name;
+    const char *opt[2];   /* options allowed, NULL-padded */
+    const char *field[2]; /* the JSON field each option fills */
+    bool first_required;
+};
+
+static const struct event_kind event_kinds[] = {
+    {"accept", {"owner", NULL}, {"owner", NULL}, false},
+    {"comment", {"text", NULL}, {"text", NULL}, true},
+    {"status", {"to", "note"}, {"status", "note"}, true},
+    {"reopen", {"reason", NULL}, {"reason", NULL}, false},
+};
+
+int cmd_ticket_event(struct cli_ctx *ctx, int argc, char **argv,
+                     struct cli_err *err)
+{
+    struct args_opt opts[] = {
+        {"owner", true, NULL}, {"text", true, NULL},   {"to", true, NULL},
+        {"note", true, NULL},  {"reason", true, NULL}, {NULL, false, NULL},
+    };
+    const struct event_kind *kind = NULL;
+    const char *pos[2];
+    char b1[64], b2[64], b3[64];
+    struct api_conn conn;
+    struct strbuf path;
+    json_t *body, *resp = NULL;
+    size_t i;
+    int npos, rc, j;
+
+    rc = args_parse(ctx, argc, argv, opts, pos, 2, &npos, err);
+    if (rc < 0)
+        return rc;
+    if (npos < 2)
+        return cli_err_set(err, CLI_EUSAGE,
+                           "ticket event needs a ticket ID and an event "
+                           "(accept, comment, status, reopen)");
+    for (i = 0; i < sizeof event_kinds / sizeof event_kinds[0]; i++)
+        if (strcmp(pos[1], event_kinds[i].name) == 0)
+            kind = &event_kinds[i];
+    if (kind == NULL)
+        return cli_err_set(err, CLI_EUSAGE,
+                           "unknown event '%s' (accept, comment, status, "
+                           "reopen)",
+                           pos[1]);
+    for (i = 0; opts[i].name != NULL; i++) {
+        if (opts[i].value == NULL)
+            continue;
+        if ((kind->opt[0] == NULL || strcmp(opts[i].name, kind->opt[0]) != 0) &&
+            (kind->opt[1] == NULL || strcmp(opts[i].name, kind->opt[1]) != 0))
+            return cli_err_set(err, CLI_EUSAGE, "--%s does not apply to '%s'",
+                               opts[i].name, kind->name);
+    }
+    if (kind->first_required && args_need(opts, kind->opt[0], err) == NULL)
+        return CLI_EUSAGE;
+
+    body = json_pack("{s:s}", "type", kind->name);
+    for (j = 0; body != NULL && j < 2 && kind->opt[j] != NULL; j++) {
+        const char *v = args_get(opts, kind->opt[j]);
+        json_t *s = v != NULL ? json_string(v) : NULL;
+        if (v == NULL)
+            continue;
+        if (s == NULL || json_object_set_new(body, kind->field[j], s) != 0) {
+            json_decref(body);
+            return cli_err_set(err, CLI_EUSAGE, "--%s must be valid UTF-8",
+                               kind->opt[j]);
+        }
+    }
+    if (body == NULL)
+        return no_memory(err);
+
+    strbuf_init(&path);
+    rc = ticket_path(&path, pos[0], "/events", err);
+    if (rc == 0)
+        rc = api_open(&conn, ctx, 0, err);
+    if (rc == 0) {
+        rc = api_call(&conn, "POST", path.buf, body, &resp, err);
+        api_close(&conn);
+    }
+    strbuf_close(&path);
+    json_decref(body);
+    if (rc == 0 && ctx->json) {
+        rc = out_json(resp, err);
+    } else if (rc == 0) {
+        /* The node may answer with the updated ticket or with the event. */
+        if (json_object_get(resp, "summary") != NULL ||
+            json_object_get(resp, "events") != NULL)
+            out_line("ticket %s: %s, owner %s", pos[0],
+                     member(resp, "status", b1, sizeof b1),
+                     member(resp, "owner", b2, sizeof b2));
+        else
+            out_line("ticket %s: %s recorded (event %s)", pos[0], kind->name,
+                     member(resp, "id", b3, sizeof b3));
+    }
+    json_decref(resp);
+    return rc;
+}

@@ -1,0 +1,500 @@
+/* Raft FSM: decode a command batch, fold each command with core/, and write
+ * the result plus the entry index as one RocksDB WriteBatch.  See fsm.h.
+ *
+ * Commands of one entry are applied in order and later ones see the effect
+ * of earlier ones: touched tickets and counters live in a small overlay for
+ * the length of the entry and are written to the batch at the end.  A
+ * command that fails leaves nothing in the batch. */
+#include "consensus/fsm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/command.h"
+#include "core/event.h"
+#include "core/hlc.h"
+#include "core/log.h"
+#include "core/ticket.h"
+#include "core/util.h"
+#include "storage/records.h"
+#include "storage/tickets.h"
+
+#define DEFAULT_REGION "GD"
+
+struct overlay_ticket {
+    struct ticket cur;
+    struct ticket orig;
+    int existed;
+};
+
+struct overlay_counter {
+    char name[96];
+    uint64_t value;
+};
+
+struct apply_ctx {
+    struct fsm *f;
+    struct store_batch *batch;
+    struct overlay_ticket *tickets;
+    size_t n_tickets, cap_tickets;
+    struct overlay_counter *counters;
+    size_t n_counters, cap_counters;
+    int cluster_inited; /* a CLUSTER_INIT in this entry */
+    char region[GD_ORIGIN_MAX + 1];
+    uint64_t max_hlc;
+};
+
+static int results_reserve(struct fsm *f, size_t n)
+{
+    if (n > f->cap_results) {
+        struct fsm_result *r = realloc(f->results, n * sizeof *r);
+        if (r == NULL) {
+            return GD_ENOMEM;
+        }
+        f->results = r;
+        f->cap_results = n;
+    }
+    return 0;
+}
+
+/* Finds a ticket in the overlay, loading it from the store on first use.
+ * Returns the overlay slot, or NULL with *rc set (GD_ENOTFOUND, GD_ENOMEM,
+ * GD_ECORRUPT). */
+static struct overlay_ticket *overlay_ticket_get(struct apply_ctx *c,
+                                                 const char *id, int *rc)
+{
+    struct gd_err err;
+    struct overlay_ticket *o;
+
+    for (size_t i = 0; i < c->n_tickets; i++) {
+        if (strcmp(c->tickets[i].cur.id, id) == 0) {
+            return &c->tickets[i];
+        }
+    }
+    if (c->n_tickets == c->cap_tickets) {
+        size_t cap = c->cap_tickets ? c->cap_tickets * 2 : 16;
+        o = realloc(c->tickets, cap * sizeof *o);
+        if (o == NULL) {
+            *rc = GD_ENOMEM;
+            return NULL;
+        }
+        c->tickets = o;
+        c->cap_tickets = cap;
+    }
+    o = &c->tickets[c->n_tickets];
+    ticket_init(&o->cur);
+    ticket_init(&o->orig);
+    *rc = store_ticket_get(c->f->store, id, &o->orig, &err);
+    if (*rc != 0) {
+        ticket_clear(&o->orig);
+        return NULL;
+    }
+    *rc = ticket_copy(&o->cur, &o->orig);
+    if (*rc != 0) {
+        ticket_clear(&o->orig);
+        ticket_clear(&o->cur);
+        return NULL;
+    }
+    o->existed = 1;
+    c->n_tickets++;
+    return o;
+}
+
+/* Adds a brand-new ticket to the overlay (takes ownership of *t). */
+static int overlay_ticket_add(struct apply_ctx *c, struct ticket *t)
+{
+    if (c->n_tickets == c->cap_tickets) {
+        size_t cap = c->cap_tickets ? c->cap_tickets * 2 : 16;
+        struct overlay_ticket *o = realloc(c->tickets, cap * sizeof *o);
+        if (o == NULL) {
+            return GD_ENOMEM;
+        }
+        c->tickets = o;
+        c->cap_tickets = cap;
+    }
+    c->tickets[c->n_tickets].cur = *t;
+    ticket_init(&c->tickets[c->n_tickets].orig);
+    c->tickets[c->n_tickets].existed = 0;
+    c->n_tickets++;
+    ticket_init(t);
+    return 0;
+}
+
+static int counter_next(struct apply_ctx *c, const char *name, uint64_t *out)
+{
+    for (size_t i = 0; i < c->n_counters; i++) {
+        if (strcmp(c->counters[i].name, name) == 0) {
+            *out = ++c->counters[i].value;
+            return 0;
+        }
+    }
+    if (c->n_counters == c->cap_counters) {
+        size_t cap = c->cap_counters ? c->cap_counters * 2 : 4;
+        struct overlay_counter *o = realloc(c->counters, cap * sizeof *o);
+        if (o == NULL) {
+            return GD_ENOMEM;
+        }
+        c->counters = o;
+        c->cap_counters = cap;
+    }
+    struct overlay_counter *oc = &c->counters[c->n_counters++];
+    snprintf(oc->name, sizeof oc->name, "%s", name);
+    if (store_counter_get(c->f->store, name, &oc->value) != 0) {
+        oc->value = 0;
+    }
+    *out = ++oc->value;
+    return 0;
+}
+
+/* A ticket event command.  On success the event is in the batch and the
+ * ticket's new state in the overlay. */
+static int apply_ticket(struct apply_ctx *c, struct event *ev,
+                        struct fsm_result *res)
+{
+    struct gd_err err = {0, ""};
+    int rc;
+
+    if (ev->id.hlc > c->max_hlc) {
+        c->max_hlc = ev->id.hlc;
+    }
+    if (ev->type == EVENT_TICKET_CREATE) {
+        char counter[96], date[16], id[96];
+        uint64_t seq;
+        struct ticket t;
+
+        rc = ticket_check(NULL, ev, &err);
+        if (rc != 0) {
+            res->code = rc;
+            snprintf(res->msg, sizeof res->msg, "%s", err.msg);
+            return rc;
+        }
+        gd_date_yyyymmdd(hlc_ms(ev->id.hlc), date, sizeof date);
+        snprintf(counter, sizeof counter, "ticket/%s/%s", c->region, date);
+        rc = counter_next(c, counter, &seq);
+        if (rc != 0) {
+            return rc;
+        }
+        ticket_id_format(id, sizeof id, c->region, ev->id.hlc,
+                         (uint32_t)seq);
+        rc = gd_strdup(&ev->entity, id);
+        if (rc != 0) {
+            return rc;
+        }
+        ticket_init(&t);
+        rc = ticket_fold(&t, ev);
+        if (rc < 0) {
+            ticket_clear(&t);
+            return rc;
+        }
+        rc = overlay_ticket_add(c, &t);
+        if (rc != 0) {
+            ticket_clear(&t);
+            return rc;
+        }
+        snprintf(res->entity, sizeof res->entity, "%s", id);
+        return store_event_put(c->batch, id, ev);
+    }
+
+    if (ev->entity == NULL || ev->entity[0] == '\0') {
+        res->code = GD_EINVAL;
+        snprintf(res->msg, sizeof res->msg, "event without a ticket id");
+        return GD_EINVAL;
+    }
+    struct overlay_ticket *o = overlay_ticket_get(c, ev->entity, &rc);
+    if (o == NULL) {
+        if (rc == GD_ENOTFOUND) {
+            res->code = rc;
+            snprintf(res->msg, sizeof res->msg, "no ticket %s", ev->entity);
+        }
+        return rc;
+    }
+    rc = ticket_check(&o->cur, ev, &err);
+    if (rc != 0) {
+        res->code = rc;
+        snprintf(res->msg, sizeof res->msg, "%s", err.msg);
+        return rc;
+    }
+    /* Keep the fold order equal to the Raft order on the cluster path: an
+     * event stamped by a leader whose clock is behind the ticket's newest
+     * event is moved just after it.  Deterministic: it depends only on the
+     * entry and the stored ticket. */
+    if (event_id_cmp(&ev->id, &o->cur.last_event) <= 0) {
+        ev->id.hlc = o->cur.last_event.hlc + 1;
+    }
+    rc = ticket_fold(&o->cur, ev);
+    if (rc < 0) {
+        return rc;
+    }
+    snprintf(res->entity, sizeof res->entity, "%s", ev->entity);
+    return store_event_put(c->batch, ev->entity, ev);
+}
+
+static int apply_command(struct apply_ctx *c, struct command *cmd,
+                         struct fsm_result *res)
+{
+    struct cluster_rec cr;
+    struct gd_err err;
+    int rc;
+
+    switch (cmd->type) {
+    case CMD_TICKET:
+        return apply_ticket(c, &cmd->ev, res);
+    case CMD_USER_PUT:
+        snprintf(res->entity, sizeof res->entity, "%s",
+                 cmd->user.name ? cmd->user.name : "");
+        return store_user_put(c->batch, &cmd->user);
+    case CMD_MEMBER_PUT:
+        snprintf(res->entity, sizeof res->entity, "%llu",
+                 (unsigned long long)cmd->member.id);
+        return store_member_put(c->batch, &cmd->member);
+    case CMD_MEMBER_DEL:
+        snprintf(res->entity, sizeof res->entity, "%llu",
+                 (unsigned long long)cmd->member.id);
+        store_member_delete(c->batch, cmd->member.id);
+        return 0;
+    case CMD_CLUSTER_INIT:
+        memset(&cr, 0, sizeof cr);
+        rc = store_cluster_get(c->f->store, &cr, &err);
+        cluster_rec_clear(&cr);
+        if (rc == 0 || c->cluster_inited) {
+            res->code = GD_ECONFLICT;
+            snprintf(res->msg, sizeof res->msg, "cluster already initialised");
+            return GD_ECONFLICT;
+        }
+        rc = store_cluster_put(c->batch, &cmd->cluster);
+        if (rc == 0 && cmd->user.name != NULL) {
+            rc = store_user_put(c->batch, &cmd->user);
+        }
+        if (rc == 0) {
+            c->cluster_inited = 1;
+            snprintf(c->region, sizeof c->region, "%s",
+                     cmd->cluster.region ? cmd->cluster.region
+                                         : DEFAULT_REGION);
+            snprintf(res->entity, sizeof res->entity, "%s",
+                     cmd->cluster.cluster_id ? cmd->cluster.cluster_id : "");
+        }
+        return rc;
+    default:
+        res->code = GD_EINVAL;
+        snprintf(res->msg, sizeof res->msg, "unknown command type %d",
+                 cmd->type);
+        return GD_EINVAL;
+    }
+}
+
+static void load_region(struct apply_ctx *c)
+{
+    struct cluster_rec cr;
+    struct gd_err err;
+
+    snprintf(c->region, sizeof c->region, "%s", DEFAULT_REGION);
+    memset(&cr, 0, sizeof cr);
+    if (store_cluster_get(c->f->store, &cr, &err) == 0 && cr.region &&
+        cr.region[0]) {
+        snprintf(c->region, sizeof c->region, "%s", cr.region);
+    }
+    cluster_rec_clear(&cr);
+}
+
+/* Whether a command's failure is the command's own (a refused command the
+ * client hears about) rather than the store's (the node must stop). */
+static int is_command_error(int rc)
+{
+    return rc == GD_EINVAL || rc == GD_ENOTFOUND || rc == GD_ECONFLICT ||
+           rc == GD_EPERM;
+}
+
+int fsm_apply_batch(struct fsm *f, uint64_t index, const char *buf,
+                    size_t len)
+{
+    struct apply_ctx c;
+    struct command *cmds = NULL;
+    size_t n = 0;
+    struct gd_err err = {0, ""};
+    int rc;
+
+    f->n_results = 0;
+    f->last_index = index;
+    if (index != 0 && index <= store_applied_index(f->store)) {
+        /* Replayed after a restart: already in the store. */
+        f->entries_skipped++;
+        return 0;
+    }
+    memset(&c, 0, sizeof c);
+    c.f = f;
+    c.batch = store_batch_new();
+    if (c.batch == NULL) {
+        return GD_ENOMEM;
+    }
+    rc = cmd_batch_decode(buf, len, &cmds, &n, &err);
+    if (rc != 0) {
+        /* Every replica decodes the same bytes the same way: record the
+         * index and refuse the entry's commands. */
+        log_error("undecodable entry", "index=%llu err=\"%s\"",
+                  (unsigned long long)index, err.msg);
+        rc = store_batch_commit(f->store, c.batch, index, &err);
+        store_batch_free(c.batch);
+        return rc;
+    }
+    rc = results_reserve(f, n ? n : 1);
+    if (rc != 0) {
+        goto out;
+    }
+    load_region(&c);
+
+    for (size_t i = 0; i < n; i++) {
+        struct fsm_result *res = &f->results[i];
+        size_t mark = store_batch_count(c.batch);
+        size_t mark_tickets = c.n_tickets;
+
+        res->code = 0;
+        res->msg[0] = '\0';
+        res->entity[0] = '\0';
+        /* A command must leave nothing behind when it fails; commands that
+         * can fail validate before they write, so a failure after a write
+         * is a store/memory error and fails the whole entry. */
+        rc = apply_command(&c, &cmds[i], res);
+        if (rc != 0) {
+            if (!is_command_error(rc) ||
+                store_batch_count(c.batch) != mark ||
+                c.n_tickets < mark_tickets) {
+                goto out;
+            }
+            if (res->code == 0) {
+                res->code = rc;
+            }
+            rc = 0;
+        }
+        f->n_results++;
+    }
+
+    for (size_t i = 0; i < c.n_tickets && rc == 0; i++) {
+        struct overlay_ticket *o = &c.tickets[i];
+        rc = store_ticket_put(c.batch, o->existed ? &o->orig : NULL, &o->cur);
+    }
+    for (size_t i = 0; i < c.n_counters && rc == 0; i++) {
+        store_counter_put(c.batch, c.counters[i].name, c.counters[i].value);
+    }
+    if (rc == 0) {
+        rc = store_batch_commit(f->store, c.batch, index, &err);
+        if (rc != 0) {
+            log_error("store write failed", "index=%llu err=\"%s\"",
+                      (unsigned long long)index, err.msg);
+        }
+    }
+    if (rc == 0) {
+        f->entries_applied++;
+        f->commands_applied += n;
+        if (f->on_hlc != NULL && c.max_hlc != 0) {
+            f->on_hlc(f->on_hlc_data, c.max_hlc);
+        }
+    }
+out:
+    for (size_t i = 0; i < c.n_tickets; i++) {
+        ticket_clear(&c.tickets[i].cur);
+        ticket_clear(&c.tickets[i].orig);
+    }
+    free(c.tickets);
+    free(c.counters);
+    cmd_batch_free(cmds, n);
+    store_batch_free(c.batch);
+    return rc;
+}
+
+static int fsm_raft_apply(struct raft_fsm *rf, const struct raft_buffer *buf,
+                          void **result)
+{
+    struct fsm *f = rf->data;
+    uint64_t index = raft_last_applied(f->raft) + 1;
+    int rc = fsm_apply_batch(f, index, buf->base, buf->len);
+
+    *result = f;
+    if (rc != 0) {
+        log_error("apply failed", "index=%llu code=%s",
+                  (unsigned long long)index, gd_code_name(rc));
+        return RAFT_IOERR;
+    }
+    return 0;
+}
+
+static int fsm_raft_snapshot(struct raft_fsm *rf, struct raft_buffer *bufs[],
+                             unsigned *n_bufs)
+{
+    struct fsm *f = rf->data;
+    struct gd_err err = {0, ""};
+    char *data;
+    size_t len;
+    int rc;
+
+    *bufs = raft_malloc(sizeof **bufs);
+    if (*bufs == NULL) {
+        return RAFT_NOMEM;
+    }
+    rc = store_dump(f->store, raft_malloc, &data, &len, &err);
+    if (rc != 0) {
+        raft_free(*bufs);
+        *bufs = NULL;
+        log_error("snapshot failed", "err=\"%s\"", err.msg);
+        return rc == GD_ENOMEM ? RAFT_NOMEM : RAFT_IOERR;
+    }
+    (*bufs)[0].base = data;
+    (*bufs)[0].len = len;
+    *n_bufs = 1;
+    f->snapshots_taken++;
+    log_info("snapshot taken", "applied_index=%llu bytes=%zu",
+             (unsigned long long)store_applied_index(f->store), len);
+    return 0;
+}
+
+static int fsm_raft_restore(struct raft_fsm *rf, struct raft_buffer *buf)
+{
+    struct fsm *f = rf->data;
+    struct gd_err err = {0, ""};
+    uint64_t index = 0;
+    int rc;
+
+    rc = store_dump_index(buf->base, buf->len, &index, &err);
+    if (rc != 0) {
+        log_error("snapshot does not decode", "err=\"%s\"", err.msg);
+        return RAFT_CORRUPT;
+    }
+    if (index <= store_applied_index(f->store)) {
+        /* On start raft restores its newest snapshot first; the store
+         * already holds that state or a newer one: never roll back. */
+        log_info("snapshot older than store, kept store",
+                 "snapshot_index=%llu applied_index=%llu",
+                 (unsigned long long)index,
+                 (unsigned long long)store_applied_index(f->store));
+        raft_free(buf->base);
+        return 0;
+    }
+    rc = store_load(f->store, buf->base, buf->len, &err);
+    if (rc != 0) {
+        log_error("snapshot restore failed", "err=\"%s\"", err.msg);
+        return RAFT_CORRUPT;
+    }
+    f->snapshots_restored++;
+    log_info("snapshot restored", "applied_index=%llu",
+             (unsigned long long)index);
+    raft_free(buf->base);
+    return 0;
+}
+
+int fsm_init(struct fsm *f, struct store *s)
+{
+    memset(f, 0, sizeof *f);
+    f->store = s;
+    f->raft_fsm.version = 1;
+    f->raft_fsm.data = f;
+    f->raft_fsm.apply = fsm_raft_apply;
+    f->raft_fsm.snapshot = fsm_raft_snapshot;
+    f->raft_fsm.restore = fsm_raft_restore;
+    return results_reserve(f, 64);
+}
+
+void fsm_close(struct fsm *f)
+{
+    free(f->results);
+    f->results = NULL;
+    f->cap_results = f->n_results = 0;
+}

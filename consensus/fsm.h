@@ -1,0 +1,52 @@
+/* The replicated state machine behind canonical raft: every committed
+ * command entry is decoded, folded by core/ and written to RocksDB as ONE
+ * WriteBatch that also records the entry's index.  Apply reads no clock, no
+ * randomness and nothing outside the entry and the store, so every replica
+ * ends in the same state. */
+#ifndef GD_FSM_H
+#define GD_FSM_H
+
+#include <raft.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "storage/store.h"
+
+/* Outcome of one command of the entry just applied. */
+struct fsm_result {
+    int code;         /* 0 or a GD_ code */
+    char msg[GD_ERR_MSG_MAX];
+    char entity[96];  /* id of the entity created or changed */
+};
+
+struct fsm {
+    struct raft_fsm raft_fsm; /* handed to raft_init */
+    struct raft *raft;        /* set before raft_start: index of the entry */
+    struct store *store;
+    /* Results of the most recent applied entry.  raft calls the proposer's
+     * apply callback right after fsm apply returns, with `result` pointing
+     * at this struct, so the results are read before the next apply. */
+    struct fsm_result *results;
+    size_t n_results, cap_results;
+    uint64_t last_index;       /* index of the most recent applied entry */
+    uint64_t entries_applied;  /* metrics */
+    uint64_t commands_applied;
+    uint64_t entries_skipped;  /* already in the store (replay after restart) */
+    uint64_t snapshots_taken, snapshots_restored;
+    /* Called after each applied entry with its greatest event HLC, so the
+     * node's clock observes it.  A side effect outside replicated state. */
+    void (*on_hlc)(void *data, uint64_t hlc);
+    void *on_hlc_data;
+};
+
+int fsm_init(struct fsm *f, struct store *s);
+void fsm_close(struct fsm *f);
+
+/* Applies one encoded command batch at the given Raft index.  Exposed for
+ * unit tests; raft reaches it through raft_fsm.apply.  Returns 0, or a GD_
+ * code when the store could not be written (the node must stop). */
+int fsm_apply_batch(struct fsm *f, uint64_t index, const char *buf,
+                    size_t len);
+
+#endif

@@ -1,0 +1,148 @@
+"""(c) Membership: a 4th node joins a cluster whose log was compacted (so it
+catches up from a snapshot), is listed by every node, receives new writes, and
+is removed again; writes keep working.  A data dir restarted under another
+--id is refused with exit code 2 and a message."""
+
+import threading
+
+from harness import (Cluster, run_prog, strip_applied, t, ticket_body, wait_until)
+
+TIMEOUT = 240
+
+
+def _create_many(c, n, nodes):
+    """n creates spread over nodes by 4 threads; returns the created tickets."""
+    out = []
+    errs = []
+    lock = threading.Lock()
+    per = (n + 3) // 4
+
+    def worker(k):
+        for i in range(per):
+            if k * per + i >= n:
+                return
+            nd = nodes[(k + i) % len(nodes)]
+            try:
+                st, b = c.write(nd, "POST", "/v1/tickets", ticket_body(), expect=(201,))
+                with lock:
+                    out.append(b)
+            except Exception as e:  # noqa: BLE001
+                with lock:
+                    errs.append(repr(e))
+                return
+    ths = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(4)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join(t(120))
+    assert not errs, "creates failed: %r" % errs[:3]
+    assert len(out) == n, "only %d of %d creates finished" % (len(out), n)
+    return out
+
+
+def _listing(c, nd):
+    return [strip_applied(x) for x in c.list_all(nd, limit=200)]
+
+
+def _wait_same_listing(c, nodes, timeout, what):
+    def same():
+        ref = _listing(c, nodes[0])
+        return all(_listing(c, nd) == ref for nd in nodes[1:]) and ref
+    return wait_until(same, timeout, interval=0.5, what=what)
+
+
+def _member_ids(c, nd):
+    st = c.status(nd)
+    ms = st.get("members")
+    assert isinstance(ms, list), "status without members list: %r" % st
+    for m in ms:
+        for f in ("id", "raft", "http", "role"):
+            assert f in m, "member entry lacks %r: %r" % (f, m)
+    return sorted(int(m["id"]) for m in ms)
+
+
+def test_join_after_compaction_catches_up_then_remove():
+    with Cluster(3, snapshot_threshold=64, snapshot_trailing=16) as c:
+        leader = c.leader()
+        followers = [nd for nd in c.nodes if nd is not leader]
+        created = _create_many(c, 300, c.nodes)
+        assert len({x["id"] for x in created}) == 300, "duplicate ids among 300 creates"
+
+        # Status: the three bootstrap members, with their addresses.
+        st = c.status(followers[0])
+        for f in ("id", "leader", "term", "applied_index", "members"):
+            assert f in st, "cluster status lacks %r: %r" % (f, st)
+        assert _member_ids(c, followers[0]) == [1, 2, 3]
+        by_id = {int(m["id"]): m for m in st["members"]}
+        for nd in c.nodes[:3]:
+            assert by_id[nd.id]["raft"] == nd.raft, (by_id[nd.id], nd.raft)
+            assert by_id[nd.id]["http"] == nd.http, (by_id[nd.id], nd.http)
+
+        # A 4th node joins through a follower's HTTP address.
+        n4 = c.add_node(join_via=followers[0])
+        assert n4.id == 4
+        wait_until(lambda: n4.health() is not None or not n4.running(), t(60), interval=0.3,
+                   what="node 4 answering /healthz")
+        assert n4.running(), "joining node exited with rc=%s" % n4.proc.returncode
+        ref = _wait_same_listing(c, [leader, n4], t(60),
+                                 "node 4 listing equal to the leader's after join")
+        assert {x["id"] for x in ref} >= {x["id"] for x in created}
+
+        for nd in c.nodes:
+            wait_until(lambda nd=nd: _member_ids(c, nd) == [1, 2, 3, 4], t(30),
+                       what="node %d status listing members 1-4" % nd.id)
+        m4 = [m for m in c.status(leader)["members"] if int(m["id"]) == 4][0]
+        assert m4["raft"] == n4.raft and m4["http"] == n4.http, m4
+
+        # More writes: visible on node 4; a write through node 4 is forwarded.
+        more = _create_many(c, 20, c.nodes[:3])
+        via4 = c.create_ticket(n4, summary="written through node 4")
+        for tk in more + [via4]:
+            for nd in c.nodes:
+                wait_until(lambda nd=nd, tk=tk: c.request(nd, "GET", "/v1/tickets/" + tk["id"])[0] == 200,
+                           t(15), what="ticket %s on node %d" % (tk["id"], nd.id))
+        _wait_same_listing(c, c.nodes, t(30), "all four listings equal")
+
+        # Remove node 4 (ask a follower: forwarded to the leader).
+        st, b = c.write(followers[1], "DELETE", "/v1/cluster/members/4", None, expect=(200, 204))
+        for nd in c.nodes[:3]:
+            wait_until(lambda nd=nd: _member_ids(c, nd) == [1, 2, 3], t(30),
+                       what="node %d status listing members 1-3 after removal" % nd.id)
+        n4.stop(timeout=t(20))
+        after = _create_many(c, 10, c.nodes[:3])
+        for tk in after:
+            for nd in c.nodes[:3]:
+                wait_until(lambda nd=nd, tk=tk: c.request(nd, "GET", "/v1/tickets/" + tk["id"])[0] == 200,
+                           t(15), what="ticket %s on node %d after removal" % (tk["id"], nd.id))
+
+        # Unknown member -> 404.
+        st, b = c.request(leader, "DELETE", "/v1/cluster/members/99")
+        assert st == 404, "DELETE unknown member: %s %r" % (st, b)
+
+
+def test_restart_with_other_id_is_refused_and_snapshot_restart_works():
+    with Cluster(3, snapshot_threshold=64, snapshot_trailing=16) as c:
+        _create_many(c, 120, c.nodes)
+        leader = c.leader()
+        victim = [nd for nd in c.nodes if nd is not leader][0]
+        rc = victim.stop()
+        assert rc == 0, "SIGTERM exit code %s" % rc
+
+        argv = victim.argv(node_id=9)
+        p = run_prog(argv, env={"GRIDESK_ADMIN_PASSWORD": "x"}, timeout=t(30))
+        out = (p.stderr + p.stdout).strip()
+        print("  --id 9 on node %d's data dir: rc=%d: %s" % (victim.id, p.returncode, out[-300:]))
+        assert p.returncode == 2, "restart with a different --id exited %d (want 2): %s" % (
+            p.returncode, out[-500:])
+        assert p.stderr.strip(), "no message on stderr"
+        assert "id" in p.stderr.lower(), "message does not mention the id: %r" % p.stderr
+
+        # Meanwhile the cluster goes on; the node restarts (from its snapshot +
+        # log tail) under its own id and catches up.
+        more = _create_many(c, 40, [nd for nd in c.nodes if nd is not victim])
+        victim.start()
+        c.wait_ready(timeout=t(60))
+        _wait_same_listing(c, c.nodes, t(40), "restarted node's listing equal to the others'")
+        for tk in more:
+            st, b = c.request(victim, "GET", "/v1/tickets/" + tk["id"])
+            assert st == 200 and strip_applied(b) == strip_applied(tk), (tk["id"], st, b)
