@@ -75,6 +75,13 @@ etcd_healthy() {
   etcd_leader >/dev/null
 }
 
+# etcd_describe I: member I's view, for notes.
+etcd_describe() {
+  ETCDCTL_API=3 timeout 5 "$ETCDCTL_BIN" --endpoints="${MEMBER_URL[$1]}" --dial-timeout=1s \
+    --command-timeout=2s endpoint status -w json 2>&1 | python3 "$BENCH_DIR/util.py" json 0.Status.leader 0.Status.raftTerm \
+    | paste -sd' ' | sed 's/^/leader=/; s/ / term=/'
+}
+
 etcd_prepare() { :; }
 
 etcd_wrk_script() { echo "$BENCH_DIR/etcd_put.lua"; }

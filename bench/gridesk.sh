@@ -1,10 +1,12 @@
 # shellcheck shell=bash
 # gridesk side of the benchmark: a 3-node cluster of bin/grideskd on 127.0.0.1,
 # driven over its HTTP/JSON API (POST /v1/tickets).  Sourced by bench/run.sh.
-# Nodes run with their defaults (no tuning flags).
+# Nodes run with their defaults (no tuning flags) unless BENCH_GRIDESK_FLAGS
+# adds some (word-split), e.g. "--election-timeout 1000 --heartbeat 100".
 
 GRIDESKD_BIN=${BENCH_GRIDESKD:-$ROOT/bin/grideskd}
 GRIDESK_PASSWORD=benchpw
+BENCH_GRIDESK_FLAGS=${BENCH_GRIDESK_FLAGS:-}
 declare -a GRIDESK_HPORT=() GRIDESK_RPORT=()
 GRIDESK_CLUSTER=""
 BENCH_GRIDESK_TOKEN=""
@@ -28,7 +30,7 @@ gridesk_start_member() {
   mkdir -p "${MEMBER_DATA[$i]}"
   GRIDESK_ADMIN_PASSWORD=$GRIDESK_PASSWORD "$GRIDESKD_BIN" --id "$i" --data "${MEMBER_DATA[$i]}" \
     --http "127.0.0.1:${GRIDESK_HPORT[$i]}" --raft "127.0.0.1:${GRIDESK_RPORT[$i]}" \
-    --cluster "$GRIDESK_CLUSTER" \
+    --cluster "$GRIDESK_CLUSTER" $BENCH_GRIDESK_FLAGS \
     >>"$SYS_OUT/gridesk-n$i.log" 2>&1 &
   MEMBER_PID[i]=$!
   disown "$!"  # no "Killed" job notice after kill -9; bash still reaps it
@@ -58,6 +60,9 @@ gridesk_leader() {
     printf '%s %s\n' "$i" "$(printf '%s' "$body" | tr -d '\n')"
   done | python3 "$BENCH_DIR/util.py" gridesk-leader
 }
+
+# gridesk_describe I: node I's /healthz, for notes.
+gridesk_describe() { http_get "${MEMBER_URL[$1]}/healthz" || echo "no /healthz answer"; }
 
 gridesk_healthy() {
   local i

@@ -5,6 +5,7 @@
 # Members of the cluster currently under test (index 1..3).
 # shellcheck disable=SC2034  # used by the sourcing scripts
 declare -a MEMBER_PID=() MEMBER_URL=() MEMBER_DATA=()
+WRK_PID=""  # the running load generator (its timeout(1) wrapper), if any
 MEMBER_EXE=/nonexistent  # binary of the members (set by each system's start)
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -102,8 +103,13 @@ run_wrk() {
   t=$(min "$BENCH_WRK_THREADS" "$c")
   rm -f "$out"
   # wrk's own -d bounds the run; timeout(1) is a guard against a hang.
+  # In the background + wait, so that a trapped INT/TERM is handled at once
+  # (cleanup stops WRK_PID).
   env BENCH_DIR="$BENCH_DIR" BENCH_BODY_BYTES="$BENCH_BODY_BYTES" BENCH_WRK_OUT="$out" "$@" \
     timeout -k 5 $((secs + 30)) "$WRK" -t "$t" -c "$c" -d "${secs}s" --timeout "${BENCH_WRK_TIMEOUT}s" \
-    -s "$script" "$url" >"$logf" 2>&1 || { log "wrk failed (see $logf)"; return 1; }
+    -s "$script" "$url" >"$logf" 2>&1 &
+  WRK_PID=$!
+  wait "$WRK_PID" || { WRK_PID=""; log "wrk failed (see $logf)"; return 1; }
+  WRK_PID=""
   [ -s "$out" ] || { log "wrk wrote no result (see $logf)"; return 1; }
 }

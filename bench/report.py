@@ -33,7 +33,7 @@ def run(cmd):
         return ""
 
 
-def machine(data_dir):
+def machine(data_dir, loadavg):
     cpu = "unknown"
     try:
         for line in open("/proc/cpuinfo"):
@@ -72,6 +72,7 @@ def machine(data_dir):
         "disk free (data dirs)": "%.1f GiB free of %.1f GiB at %s" % (
             du.free / 2**30, du.total / 2**30, os.path.dirname(data_dir.rstrip("/")) or "/"),
         "filesystem (data dirs)": fstype,
+        "load average at start (1/5/15 min)": loadavg,
     }
 
 
@@ -213,9 +214,22 @@ def build(args):
             if isinstance(ks, int) and not (w["ok"] <= ks <= w["generated"]):
                 notes.append("%s, %d clients: %d keys stored but %d puts acked / %d sent: keys not unique?" % (
                     s, c, ks, w["ok"], w["generated"]))
+        try:
+            notes.extend("%s: %s" % (s, l.strip()) for l in open(os.path.join(args.out, s, "notes.txt")) if l.strip())
+        except OSError:
+            pass
         bad = [r for r in res[s]["failover"] if not r.get("ok")]
         for r in bad:
             notes.append("%s failover run %s failed: %s" % (s, r.get("run"), r.get("error")))
+    try:
+        load1 = float(args.loadavg.split()[0])
+        end1 = float(open("/proc/loadavg").read().split()[0])
+        if max(load1, end1) > 0.5 * (os.cpu_count() or 1):
+            notes.append("the machine was busy with other work (1-minute load average %.2f at the start, "
+                         "%.2f at the end, on %d cores): the numbers are less reliable than on an idle machine."
+                         % (load1, end1, os.cpu_count() or 1))
+    except (ValueError, IndexError, OSError):
+        pass
     if notes:
         md.append("Notes on this run:")
         md.append("")
@@ -255,7 +269,7 @@ def build(args):
 
     md.append("Machine:")
     md.append("")
-    for k, v in machine(args.data_dir).items():
+    for k, v in machine(args.data_dir, args.loadavg).items():
         md.append("- %s: %s" % (k, v))
     md.append("")
     md.append("Versions:")
@@ -283,6 +297,7 @@ def main():
     ap.add_argument("--start", required=True)
     ap.add_argument("--systems", default="gridesk etcd")
     ap.add_argument("--clients", default="1 16 64")
+    ap.add_argument("--loadavg", default="unknown")
     ap.add_argument("--wrk", default="/usr/bin/wrk")
     ap.add_argument("--etcd", default="/usr/bin/etcd")
     ap.add_argument("--root", required=True)

@@ -20,6 +20,9 @@
 #   BENCH_BODY_BYTES=512      ticket body bytes == etcd value bytes (pre-base64)
 #   BENCH_FAILOVER_RUNS=5     kill -9 rounds per system (BENCH_QUICK=1: 3)
 #   BENCH_FAILOVER_DEADLINE=30  seconds a failover round may take before it fails
+#   BENCH_HEAL_TIMEOUT=30     seconds for the restarted member to rejoin before the
+#                             next round (else: a fresh cluster, and a note)
+#   BENCH_GRIDESK_FLAGS=""    extra grideskd flags (default: none, as a user would)
 #   BENCH_SYSTEMS="gridesk etcd"
 #   BENCH_WRITE_DOC=auto      auto: write docs/BENCHMARKS.md only if every system
 #                             ran cleanly; 1: always; 0: never
@@ -54,13 +57,14 @@ BENCH_WRK_THREADS=${BENCH_WRK_THREADS:-2}
 BENCH_WRK_TIMEOUT=${BENCH_WRK_TIMEOUT:-5}
 BENCH_BODY_BYTES=${BENCH_BODY_BYTES:-512}
 BENCH_FAILOVER_DEADLINE=${BENCH_FAILOVER_DEADLINE:-30}
+BENCH_HEAL_TIMEOUT=${BENCH_HEAL_TIMEOUT:-30}
 BENCH_SYSTEMS=${BENCH_SYSTEMS:-"gridesk etcd"}
 BENCH_WRITE_DOC=${BENCH_WRITE_DOC:-auto}
 BENCH_KEEP=${BENCH_KEEP:-0}
 WRK=${BENCH_WRK:-/usr/bin/wrk}
 
 for v in BENCH_SECONDS BENCH_WARMUP_SECONDS BENCH_FAILOVER_RUNS BENCH_WRK_THREADS \
-         BENCH_WRK_TIMEOUT BENCH_BODY_BYTES BENCH_FAILOVER_DEADLINE; do
+         BENCH_WRK_TIMEOUT BENCH_BODY_BYTES BENCH_FAILOVER_DEADLINE BENCH_HEAL_TIMEOUT; do
   [[ ${!v} =~ ^[0-9]+$ ]] || { echo "bench: $v must be a whole number (got '${!v}')" >&2; exit 2; }
 done
 for c in $BENCH_CLIENTS; do
@@ -84,6 +88,7 @@ mkdir -p "$OUT"
 WORK_TMP=$(mktemp -d "${BENCH_TMPDIR:-${TMPDIR:-/tmp}}/gridesk-bench.XXXXXX") || exit 2
 
 cleanup() {
+  if [ -n "$WRK_PID" ]; then kill -TERM "$WRK_PID" 2>/dev/null; wait "$WRK_PID" 2>/dev/null; fi
   stop_members
   if [ "$BENCH_KEEP" = 1 ]; then log "data kept in $WORK_TMP"; else rm -rf "$WORK_TMP"; fi
 }
@@ -136,16 +141,26 @@ diagnose() {
   fi
 }
 
+# note SYSTEM TEXT: a line for the report's notes.
+note() { log "$1: $2"; printf '%s\n' "$2" >>"$OUT/$1/notes.txt"; }
+
+# failover_fail SYSTEM K TEXT: a round that measured nothing.
+failover_fail() {
+  log "$1: failover round $2: $3"
+  write_json "$SYS_OUT/failover-$2.json" ok=false run="$2" "error=$3"
+  return 1
+}
+
 # failover_round SYSTEM K
 failover_round() {
   local s=$1 k=$2 leader pid i rc
   local -a targets=() login=()
-  if ! wait_for 60 "${s}_healthy"; then
-    log "$s: cluster not healthy before failover round $k; starting a fresh cluster"
+  if ! wait_for "$BENCH_HEAL_TIMEOUT" "${s}_healthy"; then
+    note "$s" "before failover round $k the cluster was not healthy within ${BENCH_HEAL_TIMEOUT} s (all 3 up, one leader named by all); $(heal_state "$s"); started a fresh cluster"
     stop_members
-    "${s}_cluster_start" || return 1
+    "${s}_cluster_start" || { failover_fail "$s" "$k" "a fresh cluster did not start"; return 1; }
   fi
-  leader=$("${s}_leader") || return 1
+  leader=$("${s}_leader") || { failover_fail "$s" "$k" "no agreed leader"; return 1; }
   pid=${MEMBER_PID[$leader]}
   for i in 1 2 3; do [ "$i" = "$leader" ] || targets+=(--target "${MEMBER_URL[$i]}"); done
   [ "$s" = gridesk ] && login=(--login "admin:$GRIDESK_PASSWORD")
@@ -156,12 +171,23 @@ failover_round() {
     --out "$SYS_OUT/failover-$k.json" >"$SYS_OUT/failover-$k.log" 2>&1
   rc=$?
   grep -h '^failover-result' "$SYS_OUT/failover-$k.log" | cut -c1-300 >&2
+  [ -s "$SYS_OUT/failover-$k.json" ] || failover_fail "$s" "$k" "probe wrote no result (rc $rc, see failover-$k.log)"
   # Restart the member only if the probe did kill it.
   if ! pid_alive "$pid"; then
     reap_pid "$pid"
     "${s}_start_member" "$leader"
   fi
   return $rc
+}
+
+# heal_state SYSTEM: what each member says, for a note.
+heal_state() {
+  local i out=""
+  for i in 1 2 3; do
+    if ! pid_alive "${MEMBER_PID[$i]}"; then out+="m$i: not running; "; continue; fi
+    out+="m$i: $("${1}_describe" "$i" 2>/dev/null | tr -d '\n' | cut -c1-160); "
+  done
+  printf '%s' "${out%; }"
 }
 
 # run_system SYSTEM: everything for one system; numbers into $OUT/SYSTEM/.
@@ -213,6 +239,7 @@ run_system() {
 
 log "output: $OUT; data: $WORK_TMP; $BENCH_SECONDS s per run, clients: $BENCH_CLIENTS, body $BENCH_BODY_BYTES B, failover runs: $BENCH_FAILOVER_RUNS"
 START_DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+START_LOAD=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 all_ok=1
 for s in $BENCH_SYSTEMS; do
   case $s in
@@ -229,7 +256,7 @@ esac
 doc_args=()
 [ "$write_doc" = 1 ] && doc_args=(--doc "$ROOT/docs/BENCHMARKS.md")
 python3 "$BENCH_DIR/report.py" --out "$OUT" --command "$COMMAND" --data-dir "$WORK_TMP" \
-  --start "$START_DATE" --systems "$BENCH_SYSTEMS" --clients "$BENCH_CLIENTS" --wrk "$WRK" --etcd "$ETCD_BIN" \
+  --start "$START_DATE" --loadavg "$START_LOAD" --systems "$BENCH_SYSTEMS" --clients "$BENCH_CLIENTS" --wrk "$WRK" --etcd "$ETCD_BIN" \
   --root "$ROOT" "${doc_args[@]}" || all_ok=0
 if [ "$write_doc" = 0 ]; then
   log "docs/BENCHMARKS.md not written (BENCH_WRITE_DOC=$BENCH_WRITE_DOC, all systems ok: $all_ok); report in $OUT/report.md"

@@ -8,7 +8,8 @@
                                  print the 1-based index (in ENDPOINTS, comma list)
                                  of the leader, if all answering members agree
   util.py gridesk-leader         read one line per node "idx json" on stdin (its
-                                 /healthz body) and print the agreed leader id
+                                 /healthz body) and print the leader id, if all
+                                 three name it and it says role "leader"
   util.py etcd-count             read a /v3/kv/range count_only answer on stdin and
                                  print the count (the gateway omits a zero count)
   util.py ticket-body BYTES      print the ticket JSON body template of exactly BYTES
@@ -93,27 +94,36 @@ def etcd_leader(endpoints):
 
 
 def gridesk_leader():
-    leaders = set()
+    """Every node answered, each names the same leader, and that node says it
+    is the leader: print its id."""
+    seen = {}
     for line in sys.stdin:
         line = line.strip()
         if not line:
             continue
         idx, _, body = line.partition(" ")
         try:
-            h = json.loads(body)
+            seen[int(idx)] = json.loads(body)
         except ValueError:
-            continue
-        if h.get("role") == "leader":
-            leaders.add(int(idx))
-        if h.get("leader") is not None:
-            try:
-                leaders.add(int(h["leader"]))
-            except (TypeError, ValueError):
-                pass
-    if len(leaders) == 1:
-        print(leaders.pop())
-        return 0
-    return 1
+            return 1
+    if len(seen) < 3:
+        return 1
+    leaders = set()
+    for h in seen.values():
+        lid = h.get("leader")
+        if lid is None:
+            return 1
+        try:
+            leaders.add(int(lid))
+        except (TypeError, ValueError):
+            return 1
+    if len(leaders) != 1:
+        return 1
+    lid = leaders.pop()
+    if lid not in seen or seen[lid].get("role") != "leader":
+        return 1
+    print(lid)
+    return 0
 
 
 def ticket_body(size, tid=0, n=0):

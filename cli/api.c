@@ -73,13 +73,17 @@ static bool is_blank(const char *s, size_t n)
 }
 
 /* Copies s into dst (n bytes) with control characters made spaces, so a
- * server message cannot move the cursor or end the line. */
+ * server message cannot move the cursor or end the line.  A cut never
+ * splits a UTF-8 sequence. */
 static void copy_printable(char *dst, size_t n, const char *s)
 {
     size_t i;
 
     for (i = 0; i + 1 < n && s[i] != '\0'; i++)
         dst[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? ' ' : s[i];
+    if (s[i] != '\0')
+        while (i > 0 && ((unsigned char)s[i] & 0xc0) == 0x80)
+            i--; /* s[i] continues a character: drop its start too */
     dst[i] = '\0';
 }
 

@@ -120,9 +120,13 @@ int cmd_cluster_status(struct cli_ctx *ctx, int argc, char **argv,
             goto out;
         }
     }
-    rc = table_print(t, stdout);
-    if (rc < 0)
-        cli_err_set(err, rc, "out of memory");
+    if (table_rows(t) == 0) {
+        printf("no members\n");
+    } else {
+        rc = table_print(t, stdout);
+        if (rc < 0)
+            cli_err_set(err, rc, "out of memory");
+    }
 out:
     table_free(t);
     json_decref(resp);

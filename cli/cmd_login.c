@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,30 @@ out:
     return rc;
 }
 
+/* jansson keeps its own copy of the password in the request body; wipe
+ * it before the body is freed. */
+static void wipe_password(json_t *body)
+{
+    const char *p = json_string_value(json_object_get(body, "password"));
+
+    if (p != NULL)
+        explicit_bzero((char *)p, strlen(p));
+}
+
+/* A token must fit in an Authorization header: printable ASCII, no
+ * spaces. */
+static bool token_is_sendable(const char *token)
+{
+    const char *c;
+
+    if (token == NULL || token[0] == '\0')
+        return false;
+    for (c = token; *c != '\0'; c++)
+        if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f)
+            return false;
+    return true;
+}
+
 int cmd_login(struct cli_ctx *ctx, int argc, char **argv, struct cli_err *err)
 {
     struct args_opt opts[] = {{"user", true, NULL}, {NULL, false, NULL}};
@@ -150,22 +175,15 @@ int cmd_login(struct cli_ctx *ctx, int argc, char **argv, struct cli_err *err)
                            "user and password must be valid UTF-8");
     }
     rc = api_call(&conn, "POST", "/v1/login", body, &resp, err);
-    /* jansson keeps its own copy of the password; wipe it before freeing. */
-    {
-        json_t *pw = json_object_get(body, "password");
-        const char *p = json_string_value(pw);
-        if (p != NULL)
-            explicit_bzero((char *)p, strlen(p));
-    }
+    wipe_password(body);
     json_decref(body);
     if (rc < 0)
         goto out;
 
     token = json_string_value(json_object_get(resp, "token"));
-    if (token == NULL || token[0] == '\0') {
+    if (!token_is_sendable(token)) {
         rc = cli_err_set(err, CLI_ENET,
-                         "%s answered the login without a "
-                         "token",
+                         "%s answered the login without a usable token",
                          conn.node);
         goto out;
     }

@@ -297,8 +297,9 @@ static int on_message_complete(http_parser *p)
 
 /* Reads and parses until one complete response.  Returns 0 or a negative
  * code with err filled; st->body holds the body on success. */
-static int read_response(int fd, long long deadline, struct parse_state *st,
-                         const char *where, struct cli_err *err)
+static int read_response(int fd, long long deadline, int timeout_ms,
+                         struct parse_state *st, const char *where,
+                         struct cli_err *err)
 {
     static const http_parser_settings settings = {
         .on_status = on_status,
@@ -327,8 +328,9 @@ static int read_response(int fd, long long deadline, struct parse_state *st,
                                    strerror(errno));
             rc = wait_fd(fd, POLLIN, deadline);
             if (rc == -ETIMEDOUT)
-                return cli_err_set(err, CLI_ENET, "%s did not answer in time",
-                                   where);
+                return cli_err_set(err, CLI_ENET,
+                                   "%s did not answer within %d s", where,
+                                   timeout_ms / 1000);
             if (rc < 0)
                 return cli_err_set(err, CLI_ENET,
                                    "reading the response from %s: %s", where,
@@ -366,10 +368,10 @@ static int build_request(const struct httpc_url *u,
     if (req->token != NULL) {
         const char *c;
         for (c = req->token; *c != '\0'; c++)
-            if (*c <= ' ' || *c == 0x7f)
+            if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f)
                 return cli_err_set(err, CLI_EAUTH,
-                                   "the token contains spaces or control "
-                                   "characters; run 'gridesk login'");
+                                   "the token is not printable ASCII "
+                                   "without spaces; run 'gridesk login'");
     }
     strbuf_printf(sb, "%s %s%s HTTP/1.1\r\n", req->method, u->prefix,
                   req->path);
@@ -425,9 +427,11 @@ int httpc_do(const struct httpc_url *u, const struct httpc_request *req,
      * request; then its answer is still the one to report. */
     send_rc = send_all(fd, strbuf_str(&out), out.len, deadline);
     if (send_rc == -ETIMEDOUT) {
-        rc = cli_err_set(err, CLI_ENET, "sending to %s timed out", where);
+        rc =
+            cli_err_set(err, CLI_ENET, "sending to %s: no progress within %d s",
+                        where, timeout_ms / 1000);
     } else {
-        rc = read_response(fd, deadline, &st, where, err);
+        rc = read_response(fd, deadline, timeout_ms, &st, where, err);
         if (rc < 0 && send_rc < 0)
             rc = cli_err_set(err, CLI_ENET, "sending to %s: %s", where,
                              strerror(-send_rc));

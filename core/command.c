@@ -277,32 +277,42 @@ struct batch {
     size_t n;
 };
 
-static int command_pack(msgpack_packer *pk, const struct command *c)
+/* Elements of a command's array: [type, body], except CLUSTER_INIT, which
+ * carries the cluster record and the first admin user: [type, cluster,
+ * user].  0 for an unknown type. */
+static uint32_t command_wire_len(int type)
 {
-    switch (c->type) {
+    switch (type) {
     case CMD_TICKET:
     case CMD_USER_PUT:
     case CMD_MEMBER_PUT:
     case CMD_MEMBER_DEL:
+        return 2;
     case CMD_CLUSTER_INIT:
-        break;
+        return 3;
     default:
-        return GD_EINVAL;
+        return 0;
     }
-    /* CLUSTER_INIT carries the cluster record and the first admin user:
-     * [type, cluster, user]; every other command is [type, body]. */
-    if (msgpack_pack_array(pk, c->type == CMD_CLUSTER_INIT ? 3 : 2) != 0 ||
-        msgpack_pack_int(pk, c->type) != 0)
+}
+
+static int command_pack(msgpack_packer *pk, const struct command *c)
+{
+    uint32_t n = command_wire_len(c->type);
+    int rc;
+
+    if (n == 0)
+        return GD_EINVAL;
+    if (msgpack_pack_array(pk, n) != 0 || msgpack_pack_int(pk, c->type) != 0)
         return GD_ENOMEM;
     switch (c->type) {
     case CMD_TICKET:
         return event_pack(&c->ev, pk);
     case CMD_USER_PUT:
         return user_pack(pk, &c->user);
-    case CMD_CLUSTER_INIT: {
-        int rc = cluster_pack(pk, &c->cluster);
-        return rc != 0 ? rc : user_pack(pk, &c->user);
-    }
+    case CMD_CLUSTER_INIT:
+        if ((rc = cluster_pack(pk, &c->cluster)) != 0)
+            return rc;
+        return user_pack(pk, &c->user);
     default:
         return member_pack(pk, &c->member);
     }
@@ -345,22 +355,16 @@ static int command_unpack(const msgpack_object *o, struct command *c,
     uint64_t type;
     int rc;
 
-    if (o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size == 3 &&
-        o->via.array.ptr[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
-        o->via.array.ptr[0].via.u64 == CMD_CLUSTER_INIT) {
-        a = o->via.array.ptr;
-        rc = cluster_unpack(&a[1], &c->cluster, err);
-        if (rc == 0)
-            rc = user_unpack(&a[2], &c->user, err);
-        if (rc == 0)
-            c->type = CMD_CLUSTER_INIT;
-        return rc;
-    }
-    if ((rc = gd_mp_array(o, 2, "command", err)))
-        return rc;
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 2)
+        return gd_err_set(err, GD_ECORRUPT,
+                          "command: not an array of 2 or more");
     a = o->via.array.ptr;
-    if ((rc = gd_mp_uint(&a[0], CMD_CLUSTER_INIT, &type, "command type",
-                         err)))
+    if ((rc = gd_mp_uint(&a[0], UINT32_MAX, &type, "command type", err)))
+        return rc;
+    if (command_wire_len((int)type) == 0 || type > CMD_CLUSTER_INIT)
+        return gd_err_set(err, GD_ECORRUPT, "command type: unknown %llu",
+                          (unsigned long long)type);
+    if ((rc = gd_mp_array(o, command_wire_len((int)type), "command", err)))
         return rc;
     switch (type) {
     case CMD_TICKET:
@@ -369,13 +373,14 @@ static int command_unpack(const msgpack_object *o, struct command *c,
     case CMD_USER_PUT:
         rc = user_unpack(&a[1], &c->user, err);
         break;
-    case CMD_MEMBER_PUT:
-    case CMD_MEMBER_DEL:
+    case CMD_CLUSTER_INIT:
+        rc = cluster_unpack(&a[1], &c->cluster, err);
+        if (rc == 0)
+            rc = user_unpack(&a[2], &c->user, err);
+        break;
+    default:
         rc = member_unpack(&a[1], &c->member, err);
         break;
-    default: /* CLUSTER_INIT is the 3-element form above */
-        return gd_err_set(err, GD_ECORRUPT, "command type: unknown %llu",
-                          (unsigned long long)type);
     }
     if (rc == 0)
         c->type = (int)type;

@@ -21,7 +21,8 @@ enum cmd_type {
     CMD_USER_PUT = 2,     /* user */
     CMD_MEMBER_PUT = 3,   /* member */
     CMD_MEMBER_DEL = 4,   /* member (only id matters) */
-    CMD_CLUSTER_INIT = 5, /* cluster */
+    CMD_CLUSTER_INIT = 5, /* cluster, and user: the first admin (user.name
+                             NULL: none) */
 };
 
 /* Every char* below is owned by its struct (malloc'd) or NULL, freed by the
@@ -66,9 +67,10 @@ void cluster_rec_clear(struct cluster_rec *c);
 void command_init(struct command *c);
 void command_clear(struct command *c);
 
-/* Encodes cmds[0..n) as [version, [[type, body]...]] into a fresh malloc'd
- * *buf (caller frees), *len.  body is the event wire form (event_pack) or
- * the record forms below.  0; GD_EINVAL for an unknown command type or a
+/* Encodes cmds[0..n) as [version, [command...]] into a fresh malloc'd *buf
+ * (caller frees), *len.  A command is [type, body], body being the event
+ * wire form (event_pack) or one of the record forms below; CLUSTER_INIT is
+ * [type, cluster, user].  0; GD_EINVAL for an unknown command type or a
  * body the decoder would refuse; GD_ETOOBIG for n > CMD_BATCH_MAX or an
  * oversized string; GD_ENOMEM. */
 int cmd_batch_encode(const struct command *cmds, size_t n, char **buf,

@@ -309,7 +309,9 @@ int event_id_unpack(const msgpack_object *o, struct event_id *id,
                     struct gd_err *err)
 {
     const msgpack_object *a;
-    uint64_t v;
+    struct event_id v;
+    uint64_t counter;
+    uint32_t n;
     int rc;
 
     if ((rc = gd_mp_array(o, 3, "event id", err)) != 0)
@@ -317,24 +319,25 @@ int event_id_unpack(const msgpack_object *o, struct event_id *id,
     a = o->via.array.ptr;
     if (a[0].type != MSGPACK_OBJECT_STR)
         return gd_err_set(err, GD_ECORRUPT, "event id origin: not a string");
-    if (a[0].via.str.size > GD_ORIGIN_MAX)
+    n = a[0].via.str.size;
+    if (n > GD_ORIGIN_MAX)
         return gd_err_set(err, GD_ECORRUPT,
-                          "event id origin: %u bytes, limit %d",
-                          (unsigned)a[0].via.str.size, GD_ORIGIN_MAX);
-    memcpy(id->origin, a[0].via.str.ptr, a[0].via.str.size);
-    id->origin[a[0].via.str.size] = '\0';
-    if (a[0].via.str.size > 0 &&
-        (strlen(id->origin) != a[0].via.str.size ||
-         !event_origin_valid(id->origin)))
+                          "event id origin: %u bytes, limit %d", (unsigned)n,
+                          GD_ORIGIN_MAX);
+    memset(&v, 0, sizeof v);
+    if (n > 0)
+        memcpy(v.origin, a[0].via.str.ptr, n);
+    if (n > 0 && (strlen(v.origin) != n || !event_origin_valid(v.origin)))
         return gd_err_set(err, GD_ECORRUPT,
                           "event id origin: not a valid origin code");
-    if ((rc = gd_mp_uint(&a[1], UINT64_MAX, &id->hlc, "event id hlc",
-                         err)) != 0)
-        return rc;
-    if ((rc = gd_mp_uint(&a[2], UINT32_MAX, &v, "event id counter", err)) !=
+    if ((rc = gd_mp_uint(&a[1], UINT64_MAX, &v.hlc, "event id hlc", err)) !=
         0)
         return rc;
-    id->counter = (uint32_t)v;
+    if ((rc = gd_mp_uint(&a[2], UINT32_MAX, &counter, "event id counter",
+                         err)) != 0)
+        return rc;
+    v.counter = (uint32_t)counter;
+    *id = v;
     return 0;
 }
 

@@ -316,19 +316,129 @@ static int require_admin(struct ctx *c)
 
 /* ---- forwarding to the leader ---------------------------------------- */
 
+#define FWD_WAIT_MS 2000
+
+struct fwd_waiter {
+    struct ctx *c;
+    uint64_t index;
+    uint64_t deadline_ns;
+    int status;
+    char *ctype;
+    char *body;
+    size_t len;
+    struct fwd_waiter *next;
+};
+
+static void waiter_release(struct fwd_waiter *w)
+{
+    send_raw(w->c, w->status, w->ctype, w->body, w->len);
+    free(w->ctype);
+    free(w->body);
+    free(w);
+}
+
+/* Releases the waiters whose index is applied here (or that waited too
+ * long: the write is committed either way; only visibility here lags). */
+static void waiters_run(struct gd_node *n, int force)
+{
+    struct fwd_waiter **pp = &n->waiters;
+    uint64_t applied = store_applied_index(n->store);
+    uint64_t now = uv_hrtime();
+
+    while (*pp != NULL) {
+        struct fwd_waiter *w = *pp;
+        if (force || w->index <= applied || now >= w->deadline_ns) {
+            *pp = w->next;
+            waiter_release(w);
+        } else {
+            pp = &w->next;
+        }
+    }
+    if (n->waiters == NULL) {
+        uv_check_stop(&n->waiters_check);
+        uv_timer_stop(&n->waiters_timer);
+    }
+}
+
+static void waiters_check_cb(uv_check_t *h)
+{
+    waiters_run(h->data, 0);
+}
+
+static void waiters_timer_cb(uv_timer_t *t)
+{
+    waiters_run(t->data, 0);
+}
+
+void api_waiters_start(struct gd_node *n)
+{
+    uv_check_init(n->loop, &n->waiters_check);
+    n->waiters_check.data = n;
+    uv_timer_init(n->loop, &n->waiters_timer);
+    n->waiters_timer.data = n;
+}
+
+void api_waiters_stop(struct gd_node *n)
+{
+    waiters_run(n, 1);
+    uv_close((uv_handle_t *)&n->waiters_check, NULL);
+    uv_close((uv_handle_t *)&n->waiters_timer, NULL);
+}
+
+/* The applied_index of a JSON answer from the leader, or 0. */
+static uint64_t body_applied_index(const char *body, size_t len)
+{
+    json_t *v = json_loadb(body, len, 0, NULL);
+    json_t *ai = v ? json_object_get(v, "applied_index") : NULL;
+    uint64_t idx = json_is_integer(ai) ? (uint64_t)json_integer_value(ai) : 0;
+    json_decref(v);
+    return idx;
+}
+
 static void forward_cb(void *data, int status, const char *ctype,
                        const char *body, size_t len)
 {
     struct ctx *c = data;
+    struct gd_node *n = c->n;
+    struct fwd_waiter *w;
+    uint64_t idx;
 
     if (status < 0) {
-        c->n->metrics.forward_errors++;
+        n->metrics.forward_errors++;
         send_error(c, GD_EUNAVAIL,
                    "leader did not answer the forwarded request; the write "
                    "may or may not have happened, retry");
         return;
     }
-    send_raw(c, status, ctype ? ctype : "application/json", body, len);
+    ctype = ctype ? ctype : "application/json";
+    idx = (status >= 200 && status < 300) ? body_applied_index(body, len) : 0;
+    if (idx == 0 || idx <= store_applied_index(n->store) || n->stopping) {
+        send_raw(c, status, ctype, body, len);
+        return;
+    }
+    w = calloc(1, sizeof *w);
+    if (w == NULL || (w->ctype = strdup(ctype)) == NULL ||
+        (w->body = malloc(len + 1)) == NULL) {
+        if (w != NULL) {
+            free(w->ctype);
+            free(w);
+        }
+        send_raw(c, status, ctype, body, len);
+        return;
+    }
+    memcpy(w->body, body, len);
+    w->body[len] = '\0';
+    w->len = len;
+    w->c = c;
+    w->status = status;
+    w->index = idx;
+    w->deadline_ns = uv_hrtime() + (uint64_t)FWD_WAIT_MS * 1000000;
+    w->next = n->waiters;
+    n->waiters = w;
+    uv_check_start(&n->waiters_check, waiters_check_cb);
+    if (!uv_is_active((uv_handle_t *)&n->waiters_timer)) {
+        uv_timer_start(&n->waiters_timer, waiters_timer_cb, 20, 20);
+    }
 }
 
 /* Sends the request to the leader and relays its answer. */
@@ -1156,7 +1266,51 @@ static void handle_member_remove(struct ctx *c, const char *ids)
 
 /* ---- dispatch ------------------------------------------------------------ */
 
-enum { M_READ, M_WRITE };
+/* Runs the handler of an authenticated request on this node. */
+static void dispatch(struct ctx *c)
+{
+    struct http_request *req = c->req;
+    char buf[512];
+    char *seg[6];
+    int m = req->method;
+
+    path_split(req->path, buf, sizeof buf, seg, 6);
+    if (c->route == R_TICKETS) {
+        if (m == HTTP_POST) handle_ticket_create(c);
+        else if (m == HTTP_GET) handle_ticket_list(c);
+        else send_error(c, GD_EINVAL, "use GET or POST %s", req->path);
+    } else if (c->route == R_TICKET) {
+        if (m == HTTP_GET) handle_ticket_get(c, seg[2]);
+        else send_error(c, GD_EINVAL, "use GET %s", req->path);
+    } else if (c->route == R_EVENTS) {
+        if (m == HTTP_POST) handle_ticket_event(c, seg[2]);
+        else if (m == HTTP_GET) handle_ticket_events_get(c, seg[2]);
+        else send_error(c, GD_EINVAL, "use GET or POST %s", req->path);
+    } else if (c->route == R_STATUS) {
+        if (m == HTTP_GET) handle_cluster_status(c);
+        else send_error(c, GD_EINVAL, "use GET %s", req->path);
+    } else if (c->route == R_MEMBERS) {
+        if (m == HTTP_POST) handle_member_add(c);
+        else send_error(c, GD_EINVAL, "use POST %s", req->path);
+    } else if (c->route == R_MEMBER) {
+        if (m == HTTP_DELETE) handle_member_remove(c, seg[3]);
+        else send_error(c, GD_EINVAL, "use DELETE %s", req->path);
+    } else if (c->route == R_ANNOUNCE) {
+        if (m == HTTP_POST) handle_announce(c);
+        else send_error(c, GD_EINVAL, "use POST %s", req->path);
+    }
+}
+
+static void strong_read_cb(void *data, int code, const char *msg)
+{
+    struct ctx *c = data;
+    if (code != 0) {
+        send_error(c, code, "cannot confirm leadership for a strong read: %s",
+                   msg);
+        return;
+    }
+    dispatch(c);
+}
 
 void api_handle(struct http_server *srv, struct http_request *req)
 {
@@ -1248,29 +1402,15 @@ void api_handle(struct http_server *srv, struct http_request *req)
             forward(c);
             return;
         }
+        if (strong && !write) {
+            /* Linearizable read: a barrier proves leadership and that every
+             * earlier write is applied here. */
+            int rc = rnode_barrier(n->rn, strong_read_cb, c);
+            if (rc != 0) {
+                send_error(c, rc, "not the leader any more; retry");
+            }
+            return;
+        }
     }
-    if (c->route == R_TICKETS) {
-        if (m == HTTP_POST) handle_ticket_create(c);
-        else if (m == HTTP_GET) handle_ticket_list(c);
-        else send_error(c, GD_EINVAL, "use GET or POST %s", req->path);
-    } else if (c->route == R_TICKET) {
-        if (m == HTTP_GET) handle_ticket_get(c, seg[2]);
-        else send_error(c, GD_EINVAL, "use GET %s", req->path);
-    } else if (c->route == R_EVENTS) {
-        if (m == HTTP_POST) handle_ticket_event(c, seg[2]);
-        else if (m == HTTP_GET) handle_ticket_events_get(c, seg[2]);
-        else send_error(c, GD_EINVAL, "use GET or POST %s", req->path);
-    } else if (c->route == R_STATUS) {
-        if (m == HTTP_GET) handle_cluster_status(c);
-        else send_error(c, GD_EINVAL, "use GET %s", req->path);
-    } else if (c->route == R_MEMBERS) {
-        if (m == HTTP_POST) handle_member_add(c);
-        else send_error(c, GD_EINVAL, "use POST %s", req->path);
-    } else if (c->route == R_MEMBER) {
-        if (m == HTTP_DELETE) handle_member_remove(c, seg[3]);
-        else send_error(c, GD_EINVAL, "use DELETE %s", req->path);
-    } else if (c->route == R_ANNOUNCE) {
-        if (m == HTTP_POST) handle_announce(c);
-        else send_error(c, GD_EINVAL, "use POST %s", req->path);
-    }
+    dispatch(c);
 }

@@ -360,7 +360,8 @@ static void conn_drain(struct http_conn *conn)
         return;
     conn->state = CONN_DRAIN;
     conn_stop_reading(conn);
-    http_parser_pause(&conn->parser, 1);
+    if (HTTP_PARSER_ERRNO(&conn->parser) == HPE_OK) /* inside a callback: stop there */
+        http_parser_pause(&conn->parser, 1);
 }
 
 static void conn_maybe_resume(struct http_conn *conn)
@@ -752,7 +753,7 @@ static int on_message_complete(http_parser *p)
         conn_drain(conn);
     srv->cb(srv, &req->pub);
     /* The handler may have stopped the server or closed this connection. */
-    if (conn->state != CONN_OPEN)
+    if (conn->state != CONN_OPEN && HTTP_PARSER_ERRNO(p) == HPE_OK)
         http_parser_pause(p, 1);
     return 0;
 }

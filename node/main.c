@@ -279,6 +279,7 @@ static void begin_shutdown(struct gd_node *n)
     uv_timer_stop(&n->maint);
     uv_close((uv_handle_t *)&n->maint, NULL);
     uv_timer_start(&hard_stop, hard_stop_cb, 10000, 0);
+    api_waiters_stop(n);
     uv_unref((uv_handle_t *)&hard_stop);
     http_server_stop(&n->http, http_stopped);
     rnode_close(n->rn, all_closed, n);
@@ -435,6 +436,7 @@ int main(int argc, char **argv)
     }
     rnode_on_leader_change(node.rn, cluster_on_leader, &node);
     cluster_maint_start(&node);
+    api_waiters_start(&node);
 
     uv_signal_init(loop, &node.sigterm);
     uv_signal_init(loop, &node.sigint);

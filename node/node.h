@@ -56,6 +56,12 @@ struct gd_node {
     int join_attempts;
     int exit_code;
 
+    /* Forwarded writes waiting until this follower has applied them, so a
+     * client reads its own writes on the node it wrote through. */
+    struct fwd_waiter *waiters;
+    uv_check_t waiters_check;
+    uv_timer_t waiters_timer;
+
     uv_timer_t maint;
     uv_signal_t sigterm, sigint;
     int stopping;
@@ -68,6 +74,10 @@ int api_status_for(int code);
 /* Sends {"error":{"code","message"}} with the status for code. */
 void api_error(struct gd_node *n, struct http_request *req, int code,
                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Starts/stops the follower read-your-writes waiters (api.c). */
+void api_waiters_start(struct gd_node *n);
+void api_waiters_stop(struct gd_node *n);
 
 /* Cluster upkeep (cluster.c): periodic timer, leader-change hook. */
 void cluster_maint_start(struct gd_node *n);

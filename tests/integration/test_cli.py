@@ -107,18 +107,18 @@ def test_cli_login_tickets_cluster_status_and_exit_codes():
         assert [x["id"] for x in only1] == [tk["id"]], "ticket list --customer CLI-1: %r" % only1
 
         # Events: accept, comment, status.
-        ev = cli.ok_json("ticket", "event", tk["id"], "--type", "accept", "--owner", "agent7")
+        ev = cli.ok_json("ticket", "event", tk["id"], "accept", "--owner", "agent7")
         assert ev["status"] == "accepted" and ev["owner"] == "agent7", ev
-        ev = cli.ok_json("ticket", "event", tk["id"], "--type", "comment", "--text", "已派单")
+        ev = cli.ok_json("ticket", "event", tk["id"], "comment", "--text", "已派单")
         assert ev["events"][-1]["type"] == "comment", ev
-        ev = cli.ok_json("ticket", "event", tk["id"], "--type", "status", "--status", "in_progress")
+        ev = cli.ok_json("ticket", "event", tk["id"], "status", "--to", "in_progress")
         assert ev["status"] == "in_progress", ev
 
         # A refused transition (409): exit 1 with the server's message.
-        p = cli.run("ticket", "event", tk["id"], "--type", "accept", "--owner", "agent8")
+        p = cli.run("ticket", "event", tk["id"], "accept", "--owner", "agent8")
         assert p.returncode == 1, "accept on an owned ticket: rc=%d stderr=%r" % (p.returncode, p.stderr)
         assert p.stderr.strip(), "no message for a refused transition"
-        p = cli.run("ticket", "event", tk2["id"], "--type", "status", "--status", "resolved")
+        p = cli.run("ticket", "event", tk2["id"], "status", "--to", "resolved")
         assert p.returncode == 1, "new -> resolved: rc=%d stderr=%r" % (p.returncode, p.stderr)
         # Unknown ticket (404): exit 1 as well.
         p = cli.run("ticket", "show", "GD-20200101-9999")

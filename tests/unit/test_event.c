@@ -141,8 +141,11 @@ static void b_id2(msgpack_packer *pk)
 }
 static void b_id4(msgpack_packer *pk)
 {
-    pk_id(pk);
-    /* not reached as a 4th element: the array header says 3 */
+    msgpack_pack_array(pk, 4);
+    pk_str(pk, "n1");
+    msgpack_pack_uint64(pk, 77);
+    msgpack_pack_uint32(pk, 1);
+    msgpack_pack_uint32(pk, 1);
 }
 static void b_id_origin_long(msgpack_packer *pk)
 {
@@ -270,6 +273,7 @@ static const struct bad_case {
     {"id nil", S_ID, b_nil, 8},
     {"id string", S_ID, b_str, 8},
     {"id 2 elements", S_ID, b_id2, 8},
+    {"id 4 elements", S_ID, b_id4, 8},
     {"id origin 33 bytes", S_ID, b_id_origin_long, 8},
     {"id origin with slash", S_ID, b_id_origin_slash, 8},
     {"id origin with NUL", S_ID, b_id_origin_nul, 8},
@@ -695,7 +699,7 @@ static void test_mp_check_accepts_all_formats(void **state)
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 40);
+    msgpack_pack_array(&pk, 38);
     msgpack_pack_nil(&pk);
     msgpack_pack_true(&pk);
     msgpack_pack_false(&pk);
@@ -745,7 +749,7 @@ static void test_mp_check_accepts_all_formats(void **state)
     assert_int_equal(msgpack_unpack_next(&u, sb.data, sb.size, &off),
                      MSGPACK_UNPACK_SUCCESS);
     assert_int_equal(off, sb.size);
-    assert_int_equal(u.data.via.array.size, 40);
+    assert_int_equal(u.data.via.array.size, 38);
     msgpack_unpacked_destroy(&u);
     /* and every strict prefix is refused */
     for (size_t cut = 0; cut < sb.size; cut += (cut < 2000 ? 1 : 997))
