@@ -54,7 +54,7 @@ def runs(pid, exe):
     """PID runs EXE (directly, or as the script of an interpreter)."""
     want = os.path.realpath(exe)
     try:
-        if os.path.realpath("/proc/%d/exe" % pid) == want:
+        if os.readlink("/proc/%d/exe" % pid).replace(" (deleted)", "") == want:
             return True
         argv = open("/proc/%d/cmdline" % pid, "rb").read().split(b"\0")
     except OSError:

@@ -11,24 +11,30 @@ declare -a GRIDESK_HPORT=() GRIDESK_RPORT=()
 GRIDESK_CLUSTER=""
 BENCH_GRIDESK_TOKEN=""
 
+# The nodes run a private copy of the binary, so a rebuild of bin/grideskd in
+# the middle of a run (other people build in this tree) changes nothing.
+GRIDESKD_RUN=""
+
 gridesk_check() {
   [ -x "$GRIDESKD_BIN" ] || { echo "$GRIDESKD_BIN not built (make all)"; return 1; }
+  GRIDESKD_RUN="$WORK_TMP/grideskd"
+  cp "$GRIDESKD_BIN" "$GRIDESKD_RUN" || { echo "cannot copy $GRIDESKD_BIN"; return 1; }
 }
 
 gridesk_version() {
   local rev
-  rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-  if [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ]; then rev="$rev (dirty tree)"; fi
-  echo "gridesk $rev"
+  rev=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)
+  if [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ]; then rev="$rev + uncommitted changes"; fi
+  echo "gridesk $rev; binary $(sha256sum "$GRIDESKD_RUN" | cut -c1-12) built $(date -u -r "$GRIDESKD_BIN" +%Y-%m-%dT%H:%M:%SZ)"
 }
 
 # gridesk_start_member I: (re)start node I with its existing data dir.
 # Called directly (not in $(...)) so the PID is a child of this shell.
 gridesk_start_member() {
   local i=$1
-  MEMBER_EXE=$GRIDESKD_BIN
+  MEMBER_EXE=$GRIDESKD_RUN
   mkdir -p "${MEMBER_DATA[$i]}"
-  GRIDESK_ADMIN_PASSWORD=$GRIDESK_PASSWORD "$GRIDESKD_BIN" --id "$i" --data "${MEMBER_DATA[$i]}" \
+  GRIDESK_ADMIN_PASSWORD=$GRIDESK_PASSWORD "$GRIDESKD_RUN" --id "$i" --data "${MEMBER_DATA[$i]}" \
     --http "127.0.0.1:${GRIDESK_HPORT[$i]}" --raft "127.0.0.1:${GRIDESK_RPORT[$i]}" \
     --cluster "$GRIDESK_CLUSTER" $BENCH_GRIDESK_FLAGS \
     >>"$SYS_OUT/gridesk-n$i.log" 2>&1 &

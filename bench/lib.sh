@@ -26,8 +26,8 @@ pid_alive() {
 ours() {
   local want exe arg
   want=$(readlink -f "$MEMBER_EXE")
-  exe=$(readlink -f "/proc/$1/exe" 2>/dev/null) || return 1
-  [ "$exe" = "$want" ] && return 0
+  exe=$(readlink "/proc/$1/exe" 2>/dev/null) || return 1
+  [ "${exe% (deleted)}" = "$want" ] && return 0
   arg=$(tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | sed -n 2p)
   [ -n "$arg" ] && [ "$(readlink -f "$arg")" = "$want" ]
 }

@@ -84,7 +84,7 @@ def versions(root, etcd, wrk):
     for pkg in ("raft", "rocksdb"):
         v["lib" + pkg if pkg == "raft" else pkg] = run(["pkg-config", "--modversion", pkg]) or "not found"
     rev = run(["git", "-C", root, "rev-parse", "HEAD"]) or "unknown"
-    dirty = run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"])
+    dirty = run(["git", "-C", root, "status", "--porcelain"])
     v["gridesk (git rev)"] = rev + (" + uncommitted changes" if dirty else "")
     v["python3 (failover probe)"] = platform.python_version()
     return v
@@ -274,7 +274,10 @@ def build(args):
     md.append("")
     md.append("Versions:")
     md.append("")
-    for k, v in versions(args.root, args.etcd, args.wrk).items():
+    vs = versions(args.root, args.etcd, args.wrk)
+    if res["gridesk"]["version"]:  # as it was when the gridesk half started
+        vs["gridesk (git rev)"] = res["gridesk"]["version"].replace("gridesk ", "", 1)
+    for k, v in vs.items():
         md.append("- %s: %s" % (k, v))
     md.append("")
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -1,0 +1,243 @@
+/* FSM apply: one entry → one WriteBatch with the applied index; replays
+ * are skipped; a refused command writes nothing; two replicas applying the
+ * same entries hold byte-identical state. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "consensus/fsm.h"
+#include "core/command.h"
+#include "core/util.h"
+#include "storage/records.h"
+#include "storage/tickets.h"
+
+#define T0 ((uint64_t)1763870400000ULL << 16) /* 2025-11-23 04:00 UTC */
+
+struct fx {
+    char dir[64];
+    struct store *s;
+    struct fsm f;
+};
+
+static struct fx *fx_new(void)
+{
+    struct fx *x = calloc(1, sizeof *x);
+    struct gd_err err;
+    assert_non_null(x);
+    snprintf(x->dir, sizeof x->dir, "/tmp/gd-fsm-XXXXXX");
+    assert_non_null(mkdtemp(x->dir));
+    assert_int_equal(store_open(x->dir, &x->s, &err), 0);
+    assert_int_equal(fsm_init(&x->f, x->s), 0);
+    return x;
+}
+
+static void fx_free(struct fx *x)
+{
+    char cmd[128];
+    fsm_close(&x->f);
+    store_close(x->s);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", x->dir);
+    assert_int_equal(system(cmd), 0);
+    free(x);
+}
+
+static void mk_create(struct command *c, uint64_t hlc, const char *customer,
+                      const char *cls)
+{
+    command_init(c);
+    c->type = CMD_TICKET;
+    c->ev.type = EVENT_TICKET_CREATE;
+    snprintf(c->ev.id.origin, sizeof c->ev.id.origin, "n1");
+    c->ev.id.hlc = hlc;
+    gd_strdup(&c->ev.actor, "agent1");
+    gd_strdup(&c->ev.channel, "hotline");
+    gd_strdup(&c->ev.node, "n1");
+    gd_strdup(&c->ev.customer, customer);
+    gd_strdup(&c->ev.cls, cls);
+    gd_strdup(&c->ev.summary, "停电");
+    gd_strdup(&c->ev.description, "");
+}
+
+static void mk_event(struct command *c, uint64_t hlc, const char *id,
+                     int type, const char *status)
+{
+    command_init(c);
+    c->type = CMD_TICKET;
+    c->ev.type = type;
+    snprintf(c->ev.id.origin, sizeof c->ev.id.origin, "n2");
+    c->ev.id.hlc = hlc;
+    gd_strdup(&c->ev.entity, id);
+    gd_strdup(&c->ev.actor, "agent2");
+    gd_strdup(&c->ev.node, "n2");
+    if (type == EVENT_TICKET_ACCEPT) {
+        gd_strdup(&c->ev.owner, "agent2");
+    }
+    if (status != NULL) {
+        gd_strdup(&c->ev.status, status);
+    }
+}
+
+static void apply(struct fx *x, uint64_t index, struct command *cmds,
+                  size_t n)
+{
+    char *buf;
+    size_t len;
+    assert_int_equal(cmd_batch_encode(cmds, n, &buf, &len), 0);
+    assert_int_equal(fsm_apply_batch(&x->f, index, buf, len), 0);
+    free(buf);
+}
+
+static void test_create_then_events_in_one_entry(void **state)
+{
+    struct fx *x = fx_new();
+    struct command cmds[3];
+    struct ticket t;
+    struct gd_err err;
+
+    mk_create(&cmds[0], T0, "C1", "fault_repair");
+    /* Later commands of the same entry see the earlier ones. */
+    mk_event(&cmds[1], T0 + 1, "GD-20251123-0001", EVENT_TICKET_ACCEPT, NULL);
+    mk_event(&cmds[2], T0 + 2, "GD-20251123-0001", EVENT_TICKET_STATUS,
+             "in_progress");
+    apply(x, 7, cmds, 3);
+    assert_int_equal(x->f.n_results, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(x->f.results[i].code, 0);
+        command_clear(&cmds[i]);
+    }
+    assert_string_equal(x->f.results[0].entity, "GD-20251123-0001");
+    assert_int_equal(store_applied_index(x->s), 7);
+    ticket_init(&t);
+    assert_int_equal(store_ticket_get(x->s, "GD-20251123-0001", &t, &err), 0);
+    assert_int_equal(t.status, TICKET_IN_PROGRESS);
+    assert_string_equal(t.owner, "agent2");
+    assert_int_equal(t.n_events, 3);
+    ticket_clear(&t);
+    fx_free(x);
+}
+
+static void test_replay_is_skipped(void **state)
+{
+    struct fx *x = fx_new();
+    struct command c;
+
+    mk_create(&c, T0, "C1", "complaint");
+    apply(x, 5, &c, 1);
+    /* The same entry again (restart replay) and an older one: no-ops. */
+    apply(x, 5, &c, 1);
+    apply(x, 3, &c, 1);
+    command_clear(&c);
+    assert_int_equal(x->f.entries_skipped, 2);
+    assert_int_equal(store_ticket_count(x->s), 1);
+    assert_int_equal(store_applied_index(x->s), 5);
+    fx_free(x);
+}
+
+static void test_refused_command_writes_nothing(void **state)
+{
+    struct fx *x = fx_new();
+    struct command cmds[3];
+    struct ticket t;
+    struct gd_err err;
+
+    mk_create(&cmds[0], T0, "C1", "complaint");
+    apply(x, 1, cmds, 1);
+    command_clear(&cmds[0]);
+    /* closed is not allowed from accepted; unknown ticket; bad class. */
+    mk_event(&cmds[0], T0 + 5, "GD-20251123-0001", EVENT_TICKET_ACCEPT, NULL);
+    mk_event(&cmds[1], T0 + 6, "GD-20251123-0001", EVENT_TICKET_STATUS,
+             "new");
+    mk_event(&cmds[2], T0 + 7, "GD-20251123-0999", EVENT_TICKET_COMMENT,
+             NULL);
+    apply(x, 2, cmds, 3);
+    assert_int_equal(x->f.results[0].code, 0);
+    assert_int_equal(x->f.results[1].code, GD_ECONFLICT);
+    assert_int_equal(x->f.results[2].code, GD_ENOTFOUND);
+    for (int i = 0; i < 3; i++) {
+        command_clear(&cmds[i]);
+    }
+    ticket_init(&t);
+    assert_int_equal(store_ticket_get(x->s, "GD-20251123-0001", &t, &err), 0);
+    assert_int_equal(t.status, TICKET_ACCEPTED);
+    assert_int_equal(t.n_events, 2); /* create + accept, nothing else */
+    ticket_clear(&t);
+    assert_int_equal(store_applied_index(x->s), 2);
+
+    mk_create(&cmds[0], T0 + 9, "C2", "no_such_class");
+    apply(x, 3, cmds, 1);
+    command_clear(&cmds[0]);
+    assert_int_equal(x->f.results[0].code, GD_EINVAL);
+    assert_int_equal(store_ticket_count(x->s), 1);
+    assert_int_equal(store_applied_index(x->s), 3);
+    fx_free(x);
+}
+
+static void test_garbage_entry_records_index_only(void **state)
+{
+    struct fx *x = fx_new();
+    static const char junk[] = "\x92\x01\xc1garbage";
+
+    assert_int_equal(fsm_apply_batch(&x->f, 4, junk, sizeof junk - 1), 0);
+    assert_int_equal(x->f.n_results, 0);
+    assert_int_equal(store_applied_index(x->s), 4);
+    assert_int_equal(store_ticket_count(x->s), 0);
+    fx_free(x);
+}
+
+static void test_replicas_identical(void **state)
+{
+    struct fx *a = fx_new(), *b = fx_new();
+    char *da, *db;
+    size_t la, lb;
+    struct gd_err err;
+    uint64_t idx = 1;
+
+    for (int round = 0; round < 20; round++) {
+        struct command cmds[4];
+        char id[32];
+        mk_create(&cmds[0], T0 + round * 10, round % 2 ? "C1" : "C2",
+                  "fault_repair");
+        mk_create(&cmds[1], T0 + round * 10 + 1, "C3", "consultation");
+        snprintf(id, sizeof id, "GD-20251123-%04d", round * 2 + 1);
+        /* A stamp behind the ticket's newest event: apply reorders it the
+         * same way on every replica. */
+        mk_event(&cmds[2], T0, id, EVENT_TICKET_ACCEPT, NULL);
+        mk_event(&cmds[3], T0 + round * 10 + 3, id, EVENT_TICKET_COMMENT,
+                 NULL);
+        gd_strdup(&cmds[3].ev.text, "回访");
+        apply(a, idx, cmds, 4);
+        apply(b, idx, cmds, 4);
+        idx++;
+        for (int i = 0; i < 4; i++) {
+            command_clear(&cmds[i]);
+        }
+    }
+    assert_int_equal(store_dump(a->s, malloc, &da, &la, &err), 0);
+    assert_int_equal(store_dump(b->s, malloc, &db, &lb, &err), 0);
+    assert_int_equal(la, lb);
+    assert_memory_equal(da, db, la);
+    assert_int_equal(store_ticket_count(a->s), 40);
+    free(da);
+    free(db);
+    fx_free(a);
+    fx_free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_then_events_in_one_entry),
+        cmocka_unit_test(test_replay_is_skipped),
+        cmocka_unit_test(test_refused_command_writes_nothing),
+        cmocka_unit_test(test_garbage_entry_records_index_only),
+        cmocka_unit_test(test_replicas_identical),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
