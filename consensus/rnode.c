@@ -14,7 +14,7 @@
 #include "core/log.h"
 
 #define RNODE_BATCH_MAX 1024
-#define RNODE_MAX_INFLIGHT_DEFAULT 4
+#define RNODE_MAX_INFLIGHT_DEFAULT 8
 
 struct proposal {
     struct command cmd;

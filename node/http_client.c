@@ -67,7 +67,7 @@ struct http_client {
     struct sockaddr_storage addr;
     char host_header[64];
     unsigned max_conns;
-    unsigned n_conns;          /* not closing */
+    unsigned n_conns;            /* not closing */
     unsigned n_spare_connecting; /* connecting, no request bound yet */
     unsigned n_queued;
     struct cconn *conns;
@@ -127,7 +127,8 @@ static void fail_later(struct http_client *c, struct creq *req, int status)
     timer_arm(c, 1); /* already due */
 }
 
-static void deliver(struct creq *req, int status, const char *ctype, const char *body, size_t len)
+static void deliver(struct creq *req, int status, const char *ctype,
+                    const char *body, size_t len)
 {
     req->cb(req->data, status, ctype, body ? body : "", body ? len : 0);
     free(req);
@@ -198,7 +199,8 @@ static void conn_send(struct cconn *conn, struct creq *req)
     conn->req = req;
     req->conn = conn;
     conn_reset_response(conn);
-    if (uv_write(&conn->write, (uv_stream_t *)&conn->tcp, &b, 1, conn_write_cb) != 0) {
+    if (uv_write(&conn->write, (uv_stream_t *)&conn->tcp, &b, 1,
+                 conn_write_cb) != 0) {
         conn_close(conn);
         fail_later(conn->c, req, GD_EUNAVAIL);
         return;
@@ -235,8 +237,8 @@ static int conn_open(struct http_client *c, struct creq *req)
         c->n_spare_connecting++;
     else
         req->conn = conn;
-    rc = uv_tcp_connect(&conn->connect, &conn->tcp, (const struct sockaddr *)&c->addr,
-                        conn_connect_cb);
+    rc = uv_tcp_connect(&conn->connect, &conn->tcp,
+                        (const struct sockaddr *)&c->addr, conn_connect_cb);
     if (rc != 0) {
         conn_close(conn);
         if (req)
@@ -252,8 +254,8 @@ static void conn_fail(struct cconn *conn, int status)
 {
     struct http_client *c = conn->c;
     struct creq *req = conn->req;
-    bool retry = req != NULL && status == GD_EUNAVAIL && conn->reused && !conn->got_bytes &&
-                 !req->retried;
+    bool retry = req != NULL && status == GD_EUNAVAIL && conn->reused &&
+                 !conn->got_bytes && !req->retried;
     conn_close(conn);
     if (req != NULL) {
         req->conn = NULL;
@@ -330,7 +332,8 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     conn->got_bytes = true;
-    n = http_parser_execute(&conn->parser, &parser_settings, buf->base, (size_t)nread);
+    n = http_parser_execute(&conn->parser, &parser_settings, buf->base,
+                            (size_t)nread);
     if (conn->done) {
         conn_complete(conn, n < (size_t)nread);
         return;
@@ -357,12 +360,14 @@ static void conn_connect_cb(uv_connect_t *cr, int status)
     if (conn->state == CC_CLOSING)
         return;
     if (status == 0)
-        status = uv_read_start((uv_stream_t *)&conn->tcp, conn_alloc_cb, conn_read_cb);
+        status = uv_read_start((uv_stream_t *)&conn->tcp, conn_alloc_cb,
+                               conn_read_cb);
     if (status != 0) {
         conn_close(conn);
         if (req != NULL) {
             fail_later(c, req, GD_EUNAVAIL);
-        } else if (c->n_conns == c->n_spare_connecting && c->queue.head != NULL) {
+        } else if (c->n_conns == c->n_spare_connecting &&
+                   c->queue.head != NULL) {
             /* nothing else could carry the oldest request: it fails */
             struct creq *head = c->queue.head;
             list_remove(&c->queue, head);
@@ -476,8 +481,8 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     struct cconn *conn = p->data;
     if (!conn->in_value) {
         conn->in_value = true;
-        conn->field_is_ct =
-            conn->field_len == 12 && strncasecmp(conn->field, "content-type", 12) == 0;
+        conn->field_is_ct = conn->field_len == 12 &&
+                            strncasecmp(conn->field, "content-type", 12) == 0;
         if (conn->field_is_ct)
             conn->ct_len = 0; /* the last one wins */
     }
@@ -507,7 +512,8 @@ static int on_body(http_parser *p, const char *at, size_t len)
     if (conn->bcap - conn->blen < len + 1) {
         size_t cap = conn->bcap ? conn->bcap : 1024;
         char *b;
-        if (!(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX && conn->bcap == 0) {
+        if (!(p->flags & F_CHUNKED) && p->content_length != ULLONG_MAX &&
+            conn->bcap == 0) {
             /* content_length is what remains after this piece: allocate once */
             if (p->content_length > HTTP_CLIENT_MAX_BODY - conn->blen - len) {
                 conn->error = GD_ETOOBIG;
@@ -548,8 +554,8 @@ static const http_parser_settings parser_settings = {
 
 /* ---- public ------------------------------------------------------------ */
 
-int http_client_new(uv_loop_t *loop, const char *host, int port, unsigned max_conns,
-                    struct http_client **out)
+int http_client_new(uv_loop_t *loop, const char *host, int port,
+                    unsigned max_conns, struct http_client **out)
 {
     struct http_client *c;
     struct sockaddr_storage ss;
@@ -577,7 +583,8 @@ int http_client_new(uv_loop_t *loop, const char *host, int port, unsigned max_co
     c->loop = loop;
     c->addr = ss;
     c->max_conns = max_conns;
-    snprintf(c->host_header, sizeof c->host_header, v6 ? "[%s]:%d" : "%s:%d", host, port);
+    snprintf(c->host_header, sizeof c->host_header, v6 ? "[%s]:%d" : "%s:%d",
+             host, port);
     *out = c;
     return 0;
 }
@@ -587,7 +594,8 @@ static bool is_token(const char *s)
     if (*s == '\0')
         return false;
     for (; *s; s++)
-        if (*s <= ' ' || *s >= 0x7f || strchr("()<>@,;:\\\"/[]?={}", *s) != NULL)
+        if (*s <= ' ' || *s >= 0x7f ||
+            strchr("()<>@,;:\\\"/[]?={}", *s) != NULL)
             return false;
     return true;
 }
@@ -620,9 +628,10 @@ static bool are_header_lines(const char *h)
     return true;
 }
 
-int http_client_request(struct http_client *c, const char *method, const char *target,
-                        const char *extra_headers, const char *body, size_t len,
-                        unsigned timeout_ms, http_client_cb cb, void *data)
+int http_client_request(struct http_client *c, const char *method,
+                        const char *target, const char *extra_headers,
+                        const char *body, size_t len, unsigned timeout_ms,
+                        http_client_cb cb, void *data)
 {
     struct creq *req;
     size_t cap;
@@ -631,16 +640,19 @@ int http_client_request(struct http_client *c, const char *method, const char *t
         return GD_EUNAVAIL;
     if (extra_headers == NULL)
         extra_headers = "";
-    if (!is_token(method) || !is_target(target) || !are_header_lines(extra_headers) ||
-        (len > 0 && body == NULL) || cb == NULL)
+    if (!is_token(method) || !is_target(target) ||
+        !are_header_lines(extra_headers) || (len > 0 && body == NULL) ||
+        cb == NULL)
         return GD_EINVAL;
-    cap = strlen(method) + strlen(target) + strlen(c->host_header) + strlen(extra_headers) + 80;
+    cap = strlen(method) + strlen(target) + strlen(c->host_header) +
+          strlen(extra_headers) + 80;
     if (len > SIZE_MAX - cap - sizeof *req)
         return GD_EINVAL;
     req = calloc(1, sizeof *req + cap + len);
     if (req == NULL)
         return GD_ENOMEM;
-    n = snprintf(req->buf, cap, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %zu\r\n%s\r\n",
+    n = snprintf(req->buf, cap,
+                 "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %zu\r\n%s\r\n",
                  method, target, c->host_header, len, extra_headers);
     assert(n > 0 && (size_t)n < cap);
     if (len > 0)

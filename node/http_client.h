@@ -19,8 +19,8 @@ struct http_client;
  * numeric IPv4/IPv6 address ("localhost" is taken as 127.0.0.1), nothing is
  * resolved.  Connections open on demand.  *out is freed by http_client_free.
  * Returns 0, GD_EINVAL (bad host, port or max_conns) or GD_ENOMEM. */
-int http_client_new(uv_loop_t *loop, const char *host, int port, unsigned max_conns,
-                    struct http_client **out);
+int http_client_new(uv_loop_t *loop, const char *host, int port,
+                    unsigned max_conns, struct http_client **out);
 
 /* status: the HTTP status (> 0), or a negative GD code: GD_EUNAVAIL when the
  * connection was refused or reset, on timeout and when the client is freed;
@@ -40,9 +40,10 @@ typedef void (*http_client_cb)(void *data, int status, const char *content_type,
  * (also when the client is freed: GD_EUNAVAIL).  Otherwise cb is never
  * called: GD_EINVAL (method, target or headers malformed), GD_ENOMEM, or
  * GD_EUNAVAIL (http_client_free already called). */
-int http_client_request(struct http_client *c, const char *method, const char *target,
-                        const char *extra_headers, const char *body, size_t len,
-                        unsigned timeout_ms, http_client_cb cb, void *data);
+int http_client_request(struct http_client *c, const char *method,
+                        const char *target, const char *extra_headers,
+                        const char *body, size_t len, unsigned timeout_ms,
+                        http_client_cb cb, void *data);
 
 /* Fails every pending request with GD_EUNAVAIL (their callbacks run before
  * this returns), closes the connections, and frees c once libuv has closed

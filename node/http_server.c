@@ -23,11 +23,13 @@
 /* How long a closing connection reads and drops what the client still sends. */
 #define LINGER_MS 2000
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member)                                        \
+    ((type *)((char *)(ptr)-offsetof(type, member)))
 
-/* Shared by the listening socket and every connection's reads: libuv calls
- * alloc_cb and read_cb back to back for one stream, and the parser copies
- * what it keeps, so one buffer serves all connections. */
+/* The listening socket, on the heap so that a failed start can close it
+ * after the caller has freed srv.  readbuf is shared by every connection's
+ * reads: libuv calls alloc_cb and read_cb back to back for one stream, and
+ * the parser callbacks copy what they keep. */
 struct http_listener {
     uv_tcp_t tcp;
     uv_tcp_t reject; /* accepts and closes a connection when out of memory */
@@ -139,7 +141,8 @@ static int hexval(int c)
 /* Decodes one character of a percent-encoded string at s[*i] (i < n),
  * advancing *i.  Malformed escapes and %00 are taken literally if lenient,
  * else give -1. */
-static int pct_next(const char *s, size_t n, size_t *i, bool plus_space, bool lenient)
+static int pct_next(const char *s, size_t n, size_t *i, bool plus_space,
+                    bool lenient)
 {
     int c = (unsigned char)s[*i];
     if (c == '%') {
@@ -189,20 +192,24 @@ static bool headers_say_close(const char *h)
 }
 
 /* Status line, headers and body in one buffer; NULL when out of memory. */
-static struct out *out_build(int status, const char *ctype, const char *body, size_t len,
-                             const char *extra, bool close, bool ka10)
+static struct out *out_build(int status, const char *ctype, const char *body,
+                             size_t len, const char *extra, bool close,
+                             bool ka10)
 {
     const char *reason = reason_phrase(status);
-    const char *conn_hdr = close ? "Connection: close\r\n" : ka10 ? "Connection: keep-alive\r\n" : "";
-    size_t cap = 96 + strlen(reason) + strlen(conn_hdr) + (ctype ? strlen(ctype) : 0) +
-                 (extra ? strlen(extra) : 0);
+    const char *conn_hdr = close  ? "Connection: close\r\n"
+                           : ka10 ? "Connection: keep-alive\r\n"
+                                  : "";
+    size_t cap = 96 + strlen(reason) + strlen(conn_hdr) +
+                 (ctype ? strlen(ctype) : 0) + (extra ? strlen(extra) : 0);
     struct out *o = malloc(sizeof *o + cap + len);
     int n;
     if (o == NULL)
         return NULL;
-    n = snprintf(o->data, cap, "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\n%s%s\r\n", status,
-                 reason, ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
-                 len, conn_hdr, extra ? extra : "");
+    n = snprintf(
+        o->data, cap, "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\n%s%s\r\n",
+        status, reason, ctype ? "Content-Type: " : "", ctype ? ctype : "",
+        ctype ? "\r\n" : "", len, conn_hdr, extra ? extra : "");
     assert(n > 0 && (size_t)n < cap);
     if (len > 0)
         memcpy(o->data + n, body, len);
@@ -234,7 +241,8 @@ static size_t json_escape(char *dst, size_t cap, const char *text)
 
 static void stop_check(struct http_server *srv)
 {
-    if (srv->stopping && srv->lis == NULL && srv->n_conns == 0 && srv->stop_cb != NULL) {
+    if (srv->stopping && srv->lis == NULL && srv->n_conns == 0 &&
+        srv->stop_cb != NULL) {
         void (*cb)(struct http_server *) = srv->stop_cb;
         srv->stop_cb = NULL;
         cb(srv); /* may free srv */
@@ -305,7 +313,8 @@ static int conn_start_reading(struct http_conn *conn)
 {
     int rc = 0;
     if (!conn->reading) {
-        rc = uv_read_start((uv_stream_t *)&conn->tcp, conn_alloc_cb, conn_read_cb);
+        rc = uv_read_start((uv_stream_t *)&conn->tcp, conn_alloc_cb,
+                           conn_read_cb);
         conn->reading = rc == 0;
     }
     return rc;
@@ -349,7 +358,8 @@ static void conn_maybe_finish(struct http_conn *conn)
     conn->state = CONN_LINGER;
     conn->shutdown.data = conn;
     /* uv_shutdown waits for the queued writes. */
-    if (uv_shutdown(&conn->shutdown, (uv_stream_t *)&conn->tcp, conn_shutdown_cb) != 0)
+    if (uv_shutdown(&conn->shutdown, (uv_stream_t *)&conn->tcp,
+                    conn_shutdown_cb) != 0)
         conn_close(conn);
 }
 
@@ -360,14 +370,17 @@ static void conn_drain(struct http_conn *conn)
         return;
     conn->state = CONN_DRAIN;
     conn_stop_reading(conn);
-    if (HTTP_PARSER_ERRNO(&conn->parser) == HPE_OK) /* inside a callback: stop there */
+    if (HTTP_PARSER_ERRNO(&conn->parser) ==
+        HPE_OK) /* inside a callback: stop there */
         http_parser_pause(&conn->parser, 1);
 }
 
 static void conn_maybe_resume(struct http_conn *conn)
 {
-    if (conn->state == CONN_OPEN && !conn->reading && conn->n_queued <= MAX_PIPELINE / 2 &&
-        uv_stream_get_write_queue_size((uv_stream_t *)&conn->tcp) <= MAX_UNSENT / 2) {
+    if (conn->state == CONN_OPEN && !conn->reading &&
+        conn->n_queued <= MAX_PIPELINE / 2 &&
+        uv_stream_get_write_queue_size((uv_stream_t *)&conn->tcp) <=
+            MAX_UNSENT / 2) {
         if (conn_start_reading(conn) != 0)
             conn_close(conn);
     }
@@ -421,7 +434,8 @@ static bool conn_write(struct http_conn *conn, struct out *o)
 static void conn_flush(struct http_conn *conn)
 {
     struct sreq *req;
-    while (conn->state != CONN_CLOSING && (req = conn->qhead) != NULL && req->ready) {
+    while (conn->state != CONN_CLOSING && (req = conn->qhead) != NULL &&
+           req->ready) {
         struct out *o = req->resp;
         bool close = req->close_after;
         conn->qhead = req->next;
@@ -467,7 +481,8 @@ static void conn_enqueue(struct http_conn *conn, struct sreq *req)
 
 /* Answers with a JSON error after the requests already in the pipeline and
  * closes the connection after it; reads nothing more. */
-static void conn_fail(struct http_conn *conn, int status, int code, const char *msg)
+static void conn_fail(struct http_conn *conn, int status, int code,
+                      const char *msg)
 {
     char body[300];
     char esc[200];
@@ -486,9 +501,11 @@ static void conn_fail(struct http_conn *conn, int status, int code, const char *
         return;
     }
     json_escape(esc, sizeof esc, msg);
-    n = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
+    n = snprintf(body, sizeof body,
+                 "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
                  gd_code_name(code), esc);
-    req->resp = out_build(status, "application/json", body, (size_t)n, NULL, true, false);
+    req->resp = out_build(status, "application/json", body, (size_t)n, NULL,
+                          true, false);
     req->ready = true;
     req->close_after = true;
     req->pub.conn_ = conn;
@@ -505,7 +522,8 @@ static void conn_parse(struct http_conn *conn, const char *data, size_t len)
         return; /* a callback or a handler ended the connection's input */
     if (e == HPE_OK) {
         if (conn->n_queued >= MAX_PIPELINE ||
-            uv_stream_get_write_queue_size((uv_stream_t *)&conn->tcp) > MAX_UNSENT)
+            uv_stream_get_write_queue_size((uv_stream_t *)&conn->tcp) >
+                MAX_UNSENT)
             conn_stop_reading(conn);
         return;
     }
@@ -608,7 +626,8 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     if (conn->part != PART_VALUE) {
         if (!arena_put(req, "", 1))
             return -1;
-        req->pub.headers[req->pub.n_headers - 1].value = (char *)(uintptr_t)req->alen;
+        req->pub.headers[req->pub.n_headers - 1].value =
+            (char *)(uintptr_t)req->alen;
         conn->part = PART_VALUE;
     }
     return arena_put(req, at, len) ? 0 : -1;
@@ -640,7 +659,8 @@ static int split_url(struct sreq *req, size_t url_len, const char **why)
     size_t ps = 0, pl = 0, qs = 0, ql = 0, i, path_off, query_off = 0, n = 0;
     bool has_query;
     http_parser_url_init(&u);
-    if (http_parser_parse_url(req->arena, url_len, req->pub.method == HTTP_CONNECT, &u) != 0) {
+    if (http_parser_parse_url(req->arena, url_len,
+                              req->pub.method == HTTP_CONNECT, &u) != 0) {
         *why = "invalid request target";
         return 1;
     }
@@ -696,7 +716,9 @@ static int on_headers_complete(http_parser *p)
     req->pub.method_name = http_method_str((enum http_method)p->method);
     req->pub.start_ns = uv_hrtime();
     /* url_len: the url is the arena's first string */
-    url_len = req->pub.n_headers > 0 ? (size_t)(uintptr_t)req->pub.headers[0].name - 1 : req->alen;
+    url_len = req->pub.n_headers > 0
+                  ? (size_t)(uintptr_t)req->pub.headers[0].name - 1
+                  : req->alen;
     if (!arena_put(req, "", 1))
         return -1;
     rc = split_url(req, url_len, &why);
@@ -878,8 +900,9 @@ static void on_connection(uv_stream_t *server, int status)
 
 /* ---- public ------------------------------------------------------------ */
 
-int http_server_start(struct http_server *srv, uv_loop_t *loop, const char *host, int port,
-                      size_t max_body, http_handler_cb cb, void *data, struct gd_err *err)
+int http_server_start(struct http_server *srv, uv_loop_t *loop,
+                      const char *host, int port, size_t max_body,
+                      http_handler_cb cb, void *data, struct gd_err *err)
 {
     struct sockaddr_storage ss;
     struct http_listener *lis;
@@ -892,14 +915,16 @@ int http_server_start(struct http_server *srv, uv_loop_t *loop, const char *host
         host = "127.0.0.1";
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
         uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0)
-        return gd_err_set(err, GD_EINVAL, "listen address %s is not a numeric IP", host);
+        return gd_err_set(err, GD_EINVAL,
+                          "listen address %s is not a numeric IP", host);
     lis = calloc(1, sizeof *lis);
     if (lis == NULL)
         return gd_err_set(err, GD_ENOMEM, "out of memory");
     rc = uv_tcp_init(loop, &lis->tcp);
     if (rc != 0) {
         free(lis);
-        return gd_err_set(err, GD_EIO, "listen %s:%d: %s", host, port, uv_strerror(rc));
+        return gd_err_set(err, GD_EIO, "listen %s:%d: %s", host, port,
+                          uv_strerror(rc));
     }
     lis->tcp.data = lis;
     lis->handles = 1;
@@ -909,11 +934,14 @@ int http_server_start(struct http_server *srv, uv_loop_t *loop, const char *host
     if (rc == 0)
         rc = uv_tcp_getsockname(&lis->tcp, (struct sockaddr *)&ss, &namelen);
     if (rc != 0) {
-        uv_close((uv_handle_t *)&lis->tcp, lis_handle_closed); /* lis->srv is NULL */
-        return gd_err_set(err, GD_EIO, "listen %s:%d: %s", host, port, uv_strerror(rc));
+        uv_close((uv_handle_t *)&lis->tcp,
+                 lis_handle_closed); /* lis->srv is NULL */
+        return gd_err_set(err, GD_EIO, "listen %s:%d: %s", host, port,
+                          uv_strerror(rc));
     }
-    srv->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                               : ((struct sockaddr_in *)&ss)->sin_port);
+    srv->port =
+        ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                       : ((struct sockaddr_in *)&ss)->sin_port);
     lis->srv = srv;
     srv->lis = lis;
     srv->loop = loop;
@@ -938,7 +966,8 @@ size_t http_server_open_connections(struct http_server *srv)
     return srv->n_conns;
 }
 
-const char *http_request_header(const struct http_request *req, const char *name)
+const char *http_request_header(const struct http_request *req,
+                                const char *name)
 {
     size_t i;
     for (i = 0; i < req->n_headers; i++)
@@ -959,7 +988,8 @@ const char *http_request_query(struct http_request *r, const char *name)
         size_t i = 0;
         const char *nm = name;
         /* compare the decoded key with name without copying it */
-        while (i < klen && *nm != '\0' && pct_next(q, klen, &i, true, true) == (unsigned char)*nm)
+        while (i < klen && *nm != '\0' &&
+               pct_next(q, klen, &i, true, true) == (unsigned char)*nm)
             nm++;
         if (i == klen && *nm == '\0') {
             const char *v = eq ? eq + 1 : q + n;
@@ -979,8 +1009,8 @@ const char *http_request_query(struct http_request *r, const char *name)
     return NULL;
 }
 
-void http_respond(struct http_request *r, int status, const char *content_type, const char *body,
-                  size_t len, const char *extra_headers)
+void http_respond(struct http_request *r, int status, const char *content_type,
+                  const char *body, size_t len, const char *extra_headers)
 {
     struct sreq *req = container_of(r, struct sreq, pub);
     struct http_conn *conn = r->conn_;
@@ -993,13 +1023,14 @@ void http_respond(struct http_request *r, int status, const char *content_type, 
         status = 500;
     if (headers_say_close(extra_headers))
         req->close_after = true;
-    req->resp = out_build(status, content_type, body, len, extra_headers, req->close_after,
-                          req->ka10);
+    req->resp = out_build(status, content_type, body, len, extra_headers,
+                          req->close_after, req->ka10);
     req->ready = true;
     conn_flush(conn);
 }
 
-void http_server_stop(struct http_server *srv, void (*cb)(struct http_server *srv))
+void http_server_stop(struct http_server *srv,
+                      void (*cb)(struct http_server *srv))
 {
     struct http_conn *conn;
     assert(!srv->stopping && srv->lis != NULL);

@@ -24,15 +24,15 @@ struct http_header {
 /* A parsed request.  Every pointer in it is owned by the server and stays
  * valid until http_respond() releases the request. */
 struct http_request {
-    int method;              /* http_parser's enum http_method (HTTP_GET, ...) */
+    int method; /* http_parser's enum http_method (HTTP_GET, ...) */
     const char *method_name; /* "GET", ... (static) */
     char *url;               /* raw request target: "/v1/tickets?status=new" */
-    char *path;              /* percent-decoded path without query: "/v1/tickets" */
-    char *query;             /* raw query string after '?', or NULL */
+    char *path;  /* percent-decoded path without query: "/v1/tickets" */
+    char *query; /* raw query string after '?', or NULL */
     struct http_header *headers;
     size_t n_headers;
-    char *body;      /* always NUL-terminated; "" when there is none */
-    size_t body_len; /* excludes the NUL */
+    char *body;        /* always NUL-terminated; "" when there is none */
+    size_t body_len;   /* excludes the NUL */
     uint64_t start_ns; /* uv_hrtime() when the headers completed */
     void *data;        /* free for the handler */
     /* private */
@@ -42,7 +42,8 @@ struct http_request {
 /* Called once per complete request.  The handler owns req until it passes
  * it to http_respond(), which it may do at once or from any later libuv
  * callback on the same loop. */
-typedef void (*http_handler_cb)(struct http_server *srv, struct http_request *req);
+typedef void (*http_handler_cb)(struct http_server *srv,
+                                struct http_request *req);
 
 /* Embeddable by the caller; every field is private. */
 struct http_server {
@@ -70,8 +71,9 @@ struct http_server {
  * GD_EIO (bind/listen failed, e.g. address in use), with a message in err
  * (may be NULL).  On failure nothing needs releasing and srv may be freed at
  * once. */
-int http_server_start(struct http_server *srv, uv_loop_t *loop, const char *host, int port,
-                      size_t max_body, http_handler_cb cb, void *data, struct gd_err *err);
+int http_server_start(struct http_server *srv, uv_loop_t *loop,
+                      const char *host, int port, size_t max_body,
+                      http_handler_cb cb, void *data, struct gd_err *err);
 
 /* The data pointer given to http_server_start(). */
 void *http_server_data(struct http_server *srv);
@@ -81,7 +83,8 @@ int http_server_port(struct http_server *srv);
 
 /* First header with that name, compared case-insensitively; NULL if absent.
  * The value is owned by req. */
-const char *http_request_header(const struct http_request *req, const char *name);
+const char *http_request_header(const struct http_request *req,
+                                const char *name);
 
 /* Value of the first query parameter called name (both percent-decoded, '+'
  * meaning space; malformed escapes and "%00" are kept literally), in a
@@ -100,15 +103,17 @@ const char *http_request_query(struct http_request *req, const char *name);
  * Responses on one connection go out in request order: a response finished
  * early waits for the ones before it.  If the client or the server went
  * away meanwhile, this only frees req.  status outside 100..999 becomes 500. */
-void http_respond(struct http_request *req, int status, const char *content_type,
-                  const char *body, size_t len, const char *extra_headers);
+void http_respond(struct http_request *req, int status,
+                  const char *content_type, const char *body, size_t len,
+                  const char *extra_headers);
 
 /* Stops listening and closes every connection at once, idle or not;
  * requests still in handlers stay valid and their later http_respond()
  * only frees them.  cb (may be NULL) runs from a libuv callback once the
  * listener and every connection are closed; srv may be freed from it.
  * Must be called once, after a successful start. */
-void http_server_stop(struct http_server *srv, void (*cb)(struct http_server *srv));
+void http_server_stop(struct http_server *srv,
+                      void (*cb)(struct http_server *srv));
 
 /* Connections accepted and not yet fully closed. */
 size_t http_server_open_connections(struct http_server *srv);

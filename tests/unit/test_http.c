@@ -64,18 +64,20 @@ static void echo(struct http_request *req)
     const char *flag = http_request_query(req, "flag");
     const char *z = http_request_query(req, "z");
     const char *hdr = http_request_header(req, "x-TEST");
-    int n = snprintf(out, sizeof out,
-                     "method=%s path=%s query=%s x=%s y=%s flag=%s z=%s missing=%s hdr=%s "
-                     "len=%zu body=%s",
-                     req->method_name, req->path, req->query ? req->query : "(null)",
-                     x ? x : "(null)", y ? y : "(null)", flag ? flag : "(null)",
-                     z ? z : "(null)", http_request_query(req, "nope") ? "yes" : "(null)",
-                     hdr ? hdr : "(null)", req->body_len, req->body);
+    int n = snprintf(
+        out, sizeof out,
+        "method=%s path=%s query=%s x=%s y=%s flag=%s z=%s missing=%s hdr=%s "
+        "len=%zu body=%s",
+        req->method_name, req->path, req->query ? req->query : "(null)",
+        x ? x : "(null)", y ? y : "(null)", flag ? flag : "(null)",
+        z ? z : "(null)", http_request_query(req, "nope") ? "yes" : "(null)",
+        hdr ? hdr : "(null)", req->body_len, req->body);
     assert_true(req->body[req->body_len] == '\0');
     if (strcmp(req->path, "/bad-status") == 0)
         http_respond(req, 42, NULL, "", 0, NULL);
     else if (strcmp(req->path, "/close") == 0)
-        http_respond(req, 200, "text/plain", out, (size_t)n, "connection:  Close \r\n");
+        http_respond(req, 200, "text/plain", out, (size_t)n,
+                     "connection:  Close \r\n");
     else
         http_respond(req, 200, "text/plain", out, (size_t)n, "X-Echo: 1\r\n");
 }
@@ -106,16 +108,16 @@ static void handler(struct http_server *srv, struct http_request *req)
         f->max_open = open;
     assert_true(req->start_ns > 0);
     switch (f->mode) {
-    case MODE_ECHO:
-        echo(req);
-        break;
+    case MODE_ECHO: echo(req); break;
     case MODE_REVERSE:
         f->held[f->n_held++] = req;
         if (f->n_held == REVERSE_N) {
             while (f->n_held > 0) {
                 struct http_request *r = f->held[--f->n_held];
                 http_respond(r, 200, "text/plain", r->path, strlen(r->path),
-                             strcmp(r->path, "/r/close") == 0 ? "Connection: close\r\n" : NULL);
+                             strcmp(r->path, "/r/close") == 0
+                                 ? "Connection: close\r\n"
+                                 : NULL);
             }
         }
         break;
@@ -141,8 +143,9 @@ static void fixture_start(struct fixture *f, enum mode mode, size_t max_body)
     memset(f, 0, sizeof *f);
     f->mode = mode;
     assert_int_equal(uv_loop_init(&f->loop), 0);
-    assert_int_equal(
-        http_server_start(&f->srv, &f->loop, "127.0.0.1", 0, max_body, handler, f, &err), 0);
+    assert_int_equal(http_server_start(&f->srv, &f->loop, "127.0.0.1", 0,
+                                       max_body, handler, f, &err),
+                     0);
     f->port = http_server_port(&f->srv);
     assert_true(f->port > 0);
 }
@@ -200,7 +203,8 @@ static void thread_teardown(struct fixture *f)
 
 static int tcp_connect(int port)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port)};
     struct timeval tv = {.tv_sec = 10};
     int one = 1;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -319,7 +323,8 @@ static int read_response(struct reader *rd, struct resp *r)
     rd->parser.data = rd;
     for (;;) {
         if (rd->len > 0) {
-            size_t n = http_parser_execute(&rd->parser, &r_settings, rd->buf, rd->len);
+            size_t n =
+                http_parser_execute(&rd->parser, &r_settings, rd->buf, rd->len);
             memmove(rd->buf, rd->buf + n, rd->len - n);
             rd->len -= n;
             if (r->done) {
@@ -328,7 +333,8 @@ static int read_response(struct reader *rd, struct resp *r)
             }
             assert_int_equal(HTTP_PARSER_ERRNO(&rd->parser), HPE_OK);
         }
-        ssize_t got = recv(rd->fd, rd->buf + rd->len, sizeof rd->buf - rd->len, 0);
+        ssize_t got =
+            recv(rd->fd, rd->buf + rd->len, sizeof rd->buf - rd->len, 0);
         if (got <= 0)
             return -1;
         rd->len += (size_t)got;
@@ -378,7 +384,8 @@ static void test_get_and_post(void **state)
     struct resp *r = malloc(sizeof *r);
     int fd = tcp_connect(f->port);
     roundtrip(fd,
-              "GET /v1/a%20b/echo?x=a%20b&y=1+2&flag&z=%zz#frag HTTP/1.1\r\nHost: h\r\n"
+              "GET /v1/a%20b/echo?x=a%20b&y=1+2&flag&z=%zz#frag "
+              "HTTP/1.1\r\nHost: h\r\n"
               "X-Test: Hello\r\n\r\n",
               r);
     assert_int_equal(r->status, 200);
@@ -386,17 +393,21 @@ static void test_get_and_post(void **state)
     assert_non_null(strstr(r->headers, "Content-Type: text/plain\n"));
     assert_non_null(strstr(r->headers, "X-Echo: 1\n"));
     assert_null(strstr(r->headers, "Connection:"));
-    assert_string_equal(r->body, "method=GET path=/v1/a b/echo query=x=a%20b&y=1+2&flag&z=%zz "
-                                 "x=a b y=1 2 flag= z=%zz missing=(null) hdr=Hello len=0 body=");
+    assert_string_equal(
+        r->body,
+        "method=GET path=/v1/a b/echo query=x=a%20b&y=1+2&flag&z=%zz "
+        "x=a b y=1 2 flag= z=%zz missing=(null) hdr=Hello len=0 body=");
 
     roundtrip(fd,
-              "POST /v1/tickets HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\n"
+              "POST /v1/tickets HTTP/1.1\r\nHost: h\r\nContent-Type: "
+              "application/json\r\n"
               "Content-Length: 13\r\n\r\n{\"a\":\"hello\"}",
               r);
     assert_int_equal(r->status, 200);
-    assert_string_equal(r->body, "method=POST path=/v1/tickets query=(null) x=(null) y=(null) "
-                                 "flag=(null) z=(null) missing=(null) hdr=(null) len=13 "
-                                 "body={\"a\":\"hello\"}");
+    assert_string_equal(
+        r->body, "method=POST path=/v1/tickets query=(null) x=(null) y=(null) "
+                 "flag=(null) z=(null) missing=(null) hdr=(null) len=13 "
+                 "body={\"a\":\"hello\"}");
 
     /* chunked request body */
     roundtrip(fd,
@@ -410,7 +421,8 @@ static void test_get_and_post(void **state)
     /* a chunked body of exactly max_body, in pieces */
     {
         char req[2048];
-        int n = sprintf(req, "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+        int n = sprintf(
+            req, "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
         for (int i = 0; i < 4; i++) {
             n += sprintf(req + n, "100\r\n");
             memset(req + n, 'a' + i, 256);
@@ -496,8 +508,8 @@ static void test_body_too_large(void **state)
     assert_false(r->keep_alive);
     assert_non_null(strstr(r->headers, "Content-Type: application/json\n"));
     assert_non_null(strstr(r->headers, "Connection: close\n"));
-    assert_string_equal(r->body,
-                        "{\"error\":{\"code\":\"too_large\",\"message\":\"body over 1024 bytes\"}}");
+    assert_string_equal(r->body, "{\"error\":{\"code\":\"too_large\","
+                                 "\"message\":\"body over 1024 bytes\"}}");
     expect_closed(&rd);
     close(fd);
 
@@ -520,7 +532,8 @@ static void test_body_too_large(void **state)
     fd = tcp_connect(f->port);
     {
         char *req = malloc(2048);
-        int n = snprintf(req, 2048, "POST /ok HTTP/1.1\r\nContent-Length: 1024\r\n\r\n");
+        int n = snprintf(req, 2048,
+                         "POST /ok HTTP/1.1\r\nContent-Length: 1024\r\n\r\n");
         memset(req + n, 'b', 1024);
         req[n + 1024] = '\0';
         roundtrip(fd, req, r);
@@ -552,7 +565,9 @@ static void test_malformed(void **state)
         assert_int_equal(read_response(&rd, r), 0);
         assert_int_equal(r->status, 400);
         assert_non_null(strstr(r->headers, "Connection: close\n"));
-        assert_non_null(strstr(r->body, "{\"error\":{\"code\":\"invalid_argument\",\"message\":\""));
+        assert_non_null(
+            strstr(r->body,
+                   "{\"error\":{\"code\":\"invalid_argument\",\"message\":\""));
         expect_closed(&rd);
         close(fd);
     }
@@ -601,14 +616,17 @@ static void test_byte_by_byte(void **state)
     struct reader rd;
     int fd = tcp_connect(f->port);
     reader_init(&rd, fd);
-    send_slowly(fd, "POST /slow/p%41th?x=%41+b HTTP/1.1\r\nHost: h\r\nX-Test: byte\r\n"
-                    "Content-Length: 11\r\n\r\nhello world");
+    send_slowly(
+        fd, "POST /slow/p%41th?x=%41+b HTTP/1.1\r\nHost: h\r\nX-Test: byte\r\n"
+            "Content-Length: 11\r\n\r\nhello world");
     assert_int_equal(read_response(&rd, r), 0);
-    assert_string_equal(r->body, "method=POST path=/slow/pAth query=x=%41+b x=A b y=(null) "
-                                 "flag=(null) z=(null) missing=(null) hdr=byte len=11 "
-                                 "body=hello world");
-    send_slowly(fd, "PUT /chunked HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-                    "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+    assert_string_equal(
+        r->body, "method=POST path=/slow/pAth query=x=%41+b x=A b y=(null) "
+                 "flag=(null) z=(null) missing=(null) hdr=byte len=11 "
+                 "body=hello world");
+    send_slowly(fd,
+                "PUT /chunked HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
     assert_int_equal(read_response(&rd, r), 0);
     assert_non_null(strstr(r->body, "len=5 body=abcde"));
     close(fd);
@@ -715,7 +733,8 @@ static void test_handler_closes(void **state)
     assert_int_equal(r->status, 500);
     assert_non_null(strstr(r->headers, "Content-Length: 0\n"));
     /* an upgrade is not spoken: answered, then closed */
-    send_str(fd, "GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+    send_str(fd, "GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: "
+                 "websocket\r\n\r\n");
     assert_int_equal(read_response(&rd, r), 0);
     assert_int_equal(r->status, 200);
     assert_non_null(strstr(r->headers, "Connection: close\n"));
@@ -733,7 +752,8 @@ static void test_pipelined_close_drops_rest(void **state)
     int fd = tcp_connect(f->port);
     reader_init(&rd, fd);
     /* answered 4, 3, 2, close, 0: after 0 and close nothing more goes out */
-    send_str(fd, "GET /r/0 HTTP/1.1\r\n\r\nGET /r/close HTTP/1.1\r\n\r\nGET /r/2 HTTP/1.1\r\n\r\n"
+    send_str(fd, "GET /r/0 HTTP/1.1\r\n\r\nGET /r/close HTTP/1.1\r\n\r\nGET "
+                 "/r/2 HTTP/1.1\r\n\r\n"
                  "GET /r/3 HTTP/1.1\r\n\r\nGET /r/4 HTTP/1.1\r\n\r\n");
     assert_int_equal(read_response(&rd, r), 0);
     assert_string_equal(r->body, "/r/0");
@@ -811,7 +831,8 @@ static void test_linger_timeout(void **state)
     assert_int_equal(r->status, 413);
     send_str(fd, "some of the body, dropped");
     /* read across threads without a lock: it only has to reach 0 */
-    while (*(volatile size_t *)&f->srv.n_conns != 0 && uv_hrtime() - start < 5000000000ull)
+    while (*(volatile size_t *)&f->srv.n_conns != 0 &&
+           uv_hrtime() - start < 5000000000ull)
         usleep(10000);
     assert_true(uv_hrtime() - start >= 1900000000ull);
     assert_true(uv_hrtime() - start < 5000000000ull);
@@ -859,11 +880,13 @@ static void test_port_in_use(void **state)
     struct gd_err err = {0};
     uv_loop_t loop;
     uv_loop_init(&loop);
-    assert_int_equal(http_server_start(&other, &loop, "127.0.0.1", f->port, 10, handler, f, &err),
+    assert_int_equal(http_server_start(&other, &loop, "127.0.0.1", f->port, 10,
+                                       handler, f, &err),
                      GD_EIO);
     assert_non_null(strstr(err.msg, "address already in use"));
-    assert_int_equal(http_server_start(&other, &loop, "not-an-ip", 0, 10, handler, f, &err),
-                     GD_EINVAL);
+    assert_int_equal(
+        http_server_start(&other, &loop, "not-an-ip", 0, 10, handler, f, &err),
+        GD_EINVAL);
     uv_run(&loop, UV_RUN_DEFAULT); /* closes the failed listener */
     assert_int_equal(uv_loop_close(&loop), 0);
 }
@@ -881,7 +904,8 @@ struct call {
     void (*then)(struct call *call);
 };
 
-static void call_cb(void *data, int status, const char *ctype, const char *body, size_t len)
+static void call_cb(void *data, int status, const char *ctype, const char *body,
+                    size_t len)
 {
     struct call *c = data;
     c->calls++;
@@ -930,7 +954,8 @@ static void close_loop(uv_loop_t *loop)
 
 static int total_calls;
 
-static void count_cb(void *data, int status, const char *ctype, const char *body, size_t len)
+static void count_cb(void *data, int status, const char *ctype,
+                     const char *body, size_t len)
 {
     call_cb(data, status, ctype, body, len);
     total_calls++;
@@ -950,15 +975,19 @@ static void test_client_pool(void **state)
     for (i = 0; i < N; i++) {
         char body[32];
         int n = snprintf(body, sizeof body, "req-%d", i);
-        assert_int_equal(http_client_request(cl, "POST", "/pool?x=1", "X-Test: pool\r\n", body,
-                                             (size_t)n, 5000, count_cb, &calls[i]),
-                         0);
+        assert_int_equal(
+            http_client_request(cl, "POST", "/pool?x=1", "X-Test: pool\r\n",
+                                body, (size_t)n, 5000, count_cb, &calls[i]),
+            0);
     }
     assert_int_equal(total_calls, 0); /* never from inside the call */
     run_until(&f.loop, &total_calls, N);
     for (i = 0; i < N; i++) {
         char want[64];
-        snprintf(want, sizeof want, "hdr=pool len=%d body=req-%d", i < 10 ? 5 : i < 100 ? 6 : 7,
+        snprintf(want, sizeof want, "hdr=pool len=%d body=req-%d",
+                 i < 10    ? 5
+                 : i < 100 ? 6
+                           : 7,
                  i);
         assert_int_equal(calls[i].calls, 1);
         assert_int_equal(calls[i].status, 200);
@@ -970,16 +999,19 @@ static void test_client_pool(void **state)
     assert_int_equal(atomic_load(&f.handled), N);
 
     /* bad requests are refused up front and never called back */
-    assert_int_equal(http_client_request(cl, "GE T", "/", NULL, NULL, 0, 0, call_cb, calls),
+    assert_int_equal(
+        http_client_request(cl, "GE T", "/", NULL, NULL, 0, 0, call_cb, calls),
+        GD_EINVAL);
+    assert_int_equal(http_client_request(cl, "GET", "/a b", NULL, NULL, 0, 0,
+                                         call_cb, calls),
                      GD_EINVAL);
-    assert_int_equal(http_client_request(cl, "GET", "/a b", NULL, NULL, 0, 0, call_cb, calls),
+    assert_int_equal(http_client_request(cl, "GET", "/",
+                                         "X: 1\r\n\r\nGET / HTTP/1.1\r\n", NULL,
+                                         0, 0, call_cb, calls),
                      GD_EINVAL);
     assert_int_equal(
-        http_client_request(cl, "GET", "/", "X: 1\r\n\r\nGET / HTTP/1.1\r\n", NULL, 0, 0,
-                            call_cb, calls),
+        http_client_request(cl, "GET", "/", "X: 1", NULL, 0, 0, call_cb, calls),
         GD_EINVAL);
-    assert_int_equal(http_client_request(cl, "GET", "/", "X: 1", NULL, 0, 0, call_cb, calls),
-                     GD_EINVAL);
 
     /* stopping the server with pooled connections open completes */
     local_stop(&f);
@@ -1000,8 +1032,9 @@ static void test_client_body_too_large(void **state)
     fixture_start(&f, MODE_ECHO, 1024);
     assert_int_equal(http_client_new(&f.loop, "127.0.0.1", f.port, 1, &cl), 0);
     /* the server answers before reading the body we are still writing */
-    assert_int_equal(
-        http_client_request(cl, "POST", "/big", NULL, body, big, 5000, call_cb, &call), 0);
+    assert_int_equal(http_client_request(cl, "POST", "/big", NULL, body, big,
+                                         5000, call_cb, &call),
+                     0);
     free(body);
     run_until(&f.loop, &call.calls, 1);
     assert_int_equal(call.status, 413);
@@ -1009,7 +1042,8 @@ static void test_client_body_too_large(void **state)
     assert_non_null(strstr(call.body, "body over 1024 bytes"));
     /* and the pool goes on */
     memset(&call, 0, sizeof call);
-    assert_int_equal(http_client_request(cl, "GET", "/after", NULL, NULL, 0, 5000, call_cb, &call),
+    assert_int_equal(http_client_request(cl, "GET", "/after", NULL, NULL, 0,
+                                         5000, call_cb, &call),
                      0);
     run_until(&f.loop, &call.calls, 1);
     assert_int_equal(call.status, 200);
@@ -1038,11 +1072,13 @@ static void test_client_refused(void **state)
     struct call calls[5] = {{0}};
     (void)state;
     uv_loop_init(&loop);
-    assert_int_equal(http_client_new(&loop, "127.0.0.1", free_port(), 2, &cl), 0);
+    assert_int_equal(http_client_new(&loop, "127.0.0.1", free_port(), 2, &cl),
+                     0);
     total_calls = 0;
     for (int i = 0; i < 5; i++)
-        assert_int_equal(
-            http_client_request(cl, "GET", "/", NULL, NULL, 0, 0, count_cb, &calls[i]), 0);
+        assert_int_equal(http_client_request(cl, "GET", "/", NULL, NULL, 0, 0,
+                                             count_cb, &calls[i]),
+                         0);
     run_until(&loop, &total_calls, 5);
     for (int i = 0; i < 5; i++) {
         assert_int_equal(calls[i].calls, 1);
@@ -1051,8 +1087,10 @@ static void test_client_refused(void **state)
     }
     http_client_free(cl);
     close_loop(&loop);
-    assert_int_equal(http_client_new(&loop, "example.org", 80, 2, &cl), GD_EINVAL);
-    assert_int_equal(http_client_new(&loop, "127.0.0.1", 80, 0, &cl), GD_EINVAL);
+    assert_int_equal(http_client_new(&loop, "example.org", 80, 2, &cl),
+                     GD_EINVAL);
+    assert_int_equal(http_client_new(&loop, "127.0.0.1", 80, 0, &cl),
+                     GD_EINVAL);
 }
 
 static void test_client_timeout_and_free(void **state)
@@ -1065,11 +1103,13 @@ static void test_client_timeout_and_free(void **state)
     fixture_start(&f, MODE_HOLD, 1024);
     assert_int_equal(http_client_new(&f.loop, "127.0.0.1", f.port, 1, &cl), 0);
     start = uv_hrtime();
-    assert_int_equal(http_client_request(cl, "GET", "/slow", NULL, NULL, 0, 100, call_cb, &slow),
+    assert_int_equal(http_client_request(cl, "GET", "/slow", NULL, NULL, 0, 100,
+                                         call_cb, &slow),
                      0);
     /* waits behind /slow in the FIFO, and times out there */
-    assert_int_equal(
-        http_client_request(cl, "GET", "/queued", NULL, NULL, 0, 150, call_cb, &queued), 0);
+    assert_int_equal(http_client_request(cl, "GET", "/queued", NULL, NULL, 0,
+                                         150, call_cb, &queued),
+                     0);
     run_until(&f.loop, &queued.calls, 1);
     assert_int_equal(slow.calls, 1);
     assert_int_equal(slow.status, GD_EUNAVAIL);
@@ -1080,11 +1120,13 @@ static void test_client_timeout_and_free(void **state)
     /* freeing fails what is pending, at once */
     memset(held, 0, sizeof held);
     for (int i = 0; i < 3; i++)
-        assert_int_equal(
-            http_client_request(cl, "GET", "/held", NULL, NULL, 0, 0, call_cb, &held[i]), 0);
+        assert_int_equal(http_client_request(cl, "GET", "/held", NULL, NULL, 0,
+                                             0, call_cb, &held[i]),
+                         0);
     {
         int before = f.n_held;
-        run_until(&f.loop, &f.n_held, before + 1); /* the first one reached the server */
+        run_until(&f.loop, &f.n_held,
+                  before + 1); /* the first one reached the server */
     }
     http_client_free(cl);
     for (int i = 0; i < 3; i++) {
@@ -1161,7 +1203,8 @@ static void stub_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     sc->len += (size_t)nread;
     while ((end = memmem(sc->buf, sc->len, "\r\n\r\n", 4)) != NULL) {
         size_t used = (size_t)(end + 4 - sc->buf);
-        uv_buf_t b = uv_buf_init((char *)sc->st->response, (unsigned)strlen(sc->st->response));
+        uv_buf_t b = uv_buf_init((char *)sc->st->response,
+                                 (unsigned)strlen(sc->st->response));
         memmove(sc->buf, sc->buf + used, sc->len - used);
         sc->len -= used;
         sc->st->requests++;
@@ -1185,7 +1228,8 @@ static void stub_accept(uv_stream_t *lis, int status)
     uv_read_start((uv_stream_t *)&sc->tcp, stub_alloc, stub_read);
 }
 
-static void stub_start(struct stub *st, uv_loop_t *loop, const char *response, bool close_after)
+static void stub_start(struct stub *st, uv_loop_t *loop, const char *response,
+                       bool close_after)
 {
     struct sockaddr_in sa;
     int len = sizeof sa;
@@ -1212,8 +1256,8 @@ static void then_again(struct call *c)
 {
     c->then = NULL;
     c->calls = 0;
-    assert_int_equal(http_client_request(c->client, "GET", "/again", NULL, NULL, 0, 5000,
-                                         call_cb, c),
+    assert_int_equal(http_client_request(c->client, "GET", "/again", NULL, NULL,
+                                         0, 5000, call_cb, c),
                      0);
 }
 
@@ -1226,14 +1270,17 @@ static void test_client_peer_closes_idle(void **state)
     (void)state;
     uv_loop_init(&loop);
     /* claims keep-alive, then closes as soon as the response is out */
-    stub_start(&st, &loop, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true);
+    stub_start(&st, &loop, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+               true);
     assert_int_equal(http_client_new(&loop, "127.0.0.1", st.port, 1, &cl), 0);
 
     /* the next request goes out on the pooled connection at once, before
      * its close is seen: it must be retried, not failed */
     call.client = cl;
     call.then = then_again;
-    assert_int_equal(http_client_request(cl, "GET", "/", NULL, NULL, 0, 5000, call_cb, &call), 0);
+    assert_int_equal(http_client_request(cl, "GET", "/", NULL, NULL, 0, 5000,
+                                         call_cb, &call),
+                     0);
     run_until(&loop, &call.calls, 1);
     while (call.then != NULL || call.calls == 0)
         run_until(&loop, &call.calls, 1);
@@ -1252,7 +1299,9 @@ static void test_client_peer_closes_idle(void **state)
         uv_close((uv_handle_t *)&t, NULL);
     }
     memset(&call, 0, sizeof call);
-    assert_int_equal(http_client_request(cl, "GET", "/", NULL, NULL, 0, 5000, call_cb, &call), 0);
+    assert_int_equal(http_client_request(cl, "GET", "/", NULL, NULL, 0, 5000,
+                                         call_cb, &call),
+                     0);
     run_until(&loop, &call.calls, 1);
     assert_int_equal(call.status, 200);
     assert_int_equal(st.requests, 3);
@@ -1277,8 +1326,9 @@ static void test_client_chunked_response(void **state)
     assert_int_equal(http_client_new(&loop, "127.0.0.1", st.port, 2, &cl), 0);
     for (int i = 0; i < 3; i++) {
         memset(&call, 0, sizeof call);
-        assert_int_equal(
-            http_client_request(cl, "POST", "/c", NULL, "abc", 3, 5000, call_cb, &call), 0);
+        assert_int_equal(http_client_request(cl, "POST", "/c", NULL, "abc", 3,
+                                             5000, call_cb, &call),
+                         0);
         run_until(&loop, &call.calls, 1);
         assert_int_equal(call.status, 201);
         assert_string_equal(call.ctype, "text/x-test; charset=utf-8");
@@ -1292,10 +1342,13 @@ static void test_client_chunked_response(void **state)
 
     /* a body that ends with the connection */
     uv_loop_init(&loop);
-    stub_start(&st, &loop, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil eof", true);
+    stub_start(&st, &loop,
+               "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil eof", true);
     assert_int_equal(http_client_new(&loop, "127.0.0.1", st.port, 2, &cl), 0);
     memset(&call, 0, sizeof call);
-    assert_int_equal(http_client_request(cl, "GET", "/", NULL, NULL, 0, 5000, call_cb, &call), 0);
+    assert_int_equal(http_client_request(cl, "GET", "/", NULL, NULL, 0, 5000,
+                                         call_cb, &call),
+                     0);
     run_until(&loop, &call.calls, 1);
     assert_int_equal(call.status, 200);
     assert_string_equal(call.body, "until eof");
@@ -1313,9 +1366,12 @@ static void test_client_broken_responses(void **state)
         int status;
     } cases[] = {
         {"NOT HTTP AT ALL\r\n\r\n", false, GD_EIO},
-        {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", true, GD_EUNAVAIL}, /* cut */
-        {"", true, GD_EUNAVAIL}, /* closed at once, on a fresh connection: no retry */
-        {"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\nabc", false, GD_ETOOBIG},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", true,
+         GD_EUNAVAIL}, /* cut */
+        {"", true,
+         GD_EUNAVAIL}, /* closed at once, on a fresh connection: no retry */
+        {"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\nabc", false,
+         GD_ETOOBIG},
     };
     (void)state;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -1325,8 +1381,10 @@ static void test_client_broken_responses(void **state)
         struct call call = {0};
         uv_loop_init(&loop);
         stub_start(&st, &loop, cases[i].response, cases[i].close_after);
-        assert_int_equal(http_client_new(&loop, "127.0.0.1", st.port, 1, &cl), 0);
-        assert_int_equal(http_client_request(cl, "GET", "/", NULL, NULL, 0, 5000, call_cb, &call),
+        assert_int_equal(http_client_new(&loop, "127.0.0.1", st.port, 1, &cl),
+                         0);
+        assert_int_equal(http_client_request(cl, "GET", "/", NULL, NULL, 0,
+                                             5000, call_cb, &call),
                          0);
         run_until(&loop, &call.calls, 1);
         assert_int_equal(call.status, cases[i].status);
@@ -1348,12 +1406,16 @@ static void test_client_queue_timeout_ipv6(void **state)
     memset(&f, 0, sizeof f);
     f.mode = MODE_HOLD;
     uv_loop_init(&f.loop);
-    assert_int_equal(http_server_start(&f.srv, &f.loop, "::1", 0, 64, handler, &f, &err), 0);
-    assert_int_equal(http_client_new(&f.loop, "::1", http_server_port(&f.srv), 1, &cl), 0);
-    assert_int_equal(http_client_request(cl, "GET", "/held", NULL, NULL, 0, 0, call_cb, &held),
-                     0);
     assert_int_equal(
-        http_client_request(cl, "GET", "/queued", NULL, NULL, 0, 50, call_cb, &queued), 0);
+        http_server_start(&f.srv, &f.loop, "::1", 0, 64, handler, &f, &err), 0);
+    assert_int_equal(
+        http_client_new(&f.loop, "::1", http_server_port(&f.srv), 1, &cl), 0);
+    assert_int_equal(http_client_request(cl, "GET", "/held", NULL, NULL, 0, 0,
+                                         call_cb, &held),
+                     0);
+    assert_int_equal(http_client_request(cl, "GET", "/queued", NULL, NULL, 0,
+                                         50, call_cb, &queued),
+                     0);
     run_until(&f.loop, &queued.calls, 1);
     assert_int_equal(queued.status, GD_EUNAVAIL);
     assert_int_equal(held.calls, 0);
@@ -1361,14 +1423,17 @@ static void test_client_queue_timeout_ipv6(void **state)
     /* answering the held request frees the connection for the next one */
     f.mode = MODE_ECHO;
     http_respond(f.held[--f.n_held], 204, NULL, NULL, 0, NULL);
-    assert_int_equal(http_client_request(cl, "GET", "/ok", NULL, NULL, 0, 1000, call_cb, &ok), 0);
+    assert_int_equal(http_client_request(cl, "GET", "/ok", NULL, NULL, 0, 1000,
+                                         call_cb, &ok),
+                     0);
     run_until(&f.loop, &ok.calls, 1);
     assert_int_equal(held.status, 204);
     assert_int_equal(ok.status, 200);
     assert_non_null(strstr(ok.body, "path=/ok "));
     http_client_free(cl);
-    assert_int_equal(http_client_request(cl, "GET", "/", NULL, NULL, 0, 0, call_cb, &ok),
-                     GD_EUNAVAIL);
+    assert_int_equal(
+        http_client_request(cl, "GET", "/", NULL, NULL, 0, 0, call_cb, &ok),
+        GD_EUNAVAIL);
     local_stop(&f);
     close_loop(&f.loop);
 }
@@ -1376,22 +1441,36 @@ static void test_client_queue_timeout_ipv6(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_get_and_post, setup_echo, teardown_thread),
-        cmocka_unit_test_setup_teardown(test_keepalive_100, setup_echo, teardown_thread),
-        cmocka_unit_test_setup_teardown(test_pipelined_reverse, setup_reverse, teardown_thread),
-        cmocka_unit_test_setup_teardown(test_body_too_large, setup_echo, teardown_thread),
-        cmocka_unit_test_setup_teardown(test_malformed, setup_echo, teardown_thread),
-        cmocka_unit_test_setup_teardown(test_byte_by_byte, setup_echo, teardown_thread),
-        cmocka_unit_test_setup_teardown(test_http10, setup_echo, teardown_thread),
-        cmocka_unit_test_setup_teardown(test_many_connections, setup_echo, teardown_thread),
-        cmocka_unit_test_setup_teardown(test_handler_closes, setup_echo, teardown_thread),
-        cmocka_unit_test_setup_teardown(test_pipelined_close_drops_rest, setup_reverse,
+        cmocka_unit_test_setup_teardown(test_get_and_post, setup_echo,
                                         teardown_thread),
-        cmocka_unit_test_setup_teardown(test_half_close, setup_echo, teardown_thread),
-        cmocka_unit_test_setup_teardown(test_head_too_large, setup_echo, teardown_thread),
-        cmocka_unit_test_setup_teardown(test_linger_timeout, setup_echo, teardown_thread),
-        cmocka_unit_test_setup_teardown(test_pipeline_backpressure, setup_later, teardown_thread),
-        cmocka_unit_test_setup_teardown(test_port_in_use, setup_echo, teardown_thread),
+        cmocka_unit_test_setup_teardown(test_keepalive_100, setup_echo,
+                                        teardown_thread),
+        cmocka_unit_test_setup_teardown(test_pipelined_reverse, setup_reverse,
+                                        teardown_thread),
+        cmocka_unit_test_setup_teardown(test_body_too_large, setup_echo,
+                                        teardown_thread),
+        cmocka_unit_test_setup_teardown(test_malformed, setup_echo,
+                                        teardown_thread),
+        cmocka_unit_test_setup_teardown(test_byte_by_byte, setup_echo,
+                                        teardown_thread),
+        cmocka_unit_test_setup_teardown(test_http10, setup_echo,
+                                        teardown_thread),
+        cmocka_unit_test_setup_teardown(test_many_connections, setup_echo,
+                                        teardown_thread),
+        cmocka_unit_test_setup_teardown(test_handler_closes, setup_echo,
+                                        teardown_thread),
+        cmocka_unit_test_setup_teardown(test_pipelined_close_drops_rest,
+                                        setup_reverse, teardown_thread),
+        cmocka_unit_test_setup_teardown(test_half_close, setup_echo,
+                                        teardown_thread),
+        cmocka_unit_test_setup_teardown(test_head_too_large, setup_echo,
+                                        teardown_thread),
+        cmocka_unit_test_setup_teardown(test_linger_timeout, setup_echo,
+                                        teardown_thread),
+        cmocka_unit_test_setup_teardown(test_pipeline_backpressure, setup_later,
+                                        teardown_thread),
+        cmocka_unit_test_setup_teardown(test_port_in_use, setup_echo,
+                                        teardown_thread),
         cmocka_unit_test(test_stop_with_pending),
         cmocka_unit_test(test_client_pool),
         cmocka_unit_test(test_client_body_too_large),
