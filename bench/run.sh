@@ -192,12 +192,13 @@ heal_state() {
 
 # run_system SYSTEM: everything for one system; numbers into $OUT/SYSTEM/.
 run_system() {
-  local s=$1 msg c leader leader_after url t keys
+  local s=$1 c leader leader_after url t keys
   local -a extra=()
   SYS_OUT="$OUT/$s"
   mkdir -p "$SYS_OUT"
   MEMBER_PID=() MEMBER_URL=() MEMBER_DATA=()
-  msg=$("${s}_check") || { sys_fail "$s" "$msg"; return 1; }
+  # Not in $(...): a check may set variables (gridesk copies its binary).
+  "${s}_check" >"$SYS_OUT/check.txt" 2>&1 || { sys_fail "$s" "$(head -c 300 "$SYS_OUT/check.txt")"; return 1; }
   "${s}_version" >"$SYS_OUT/version.txt" 2>&1
   log "$s: starting 3-member cluster"
   "${s}_cluster_start" || { sys_fail "$s" "cluster did not become healthy (logs in $SYS_OUT)"; return 1; }

@@ -11,8 +11,8 @@
 
 #include <string.h>
 
-#define HOURS(h) ((h) * 60u)
-#define DAYS(d) ((d) * 1440u)
+#define HOURS(h) ((h)*60u)
+#define DAYS(d) ((d)*1440u)
 
 static const struct catalog_class classes[] = {
     /* Outage or unsafe supply: dispatched at once, crew on site, restore. */

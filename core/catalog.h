@@ -9,9 +9,9 @@
 /* One ticket class.  Times are minutes from ticket creation; 0 means the
  * stage does not apply.  Strings are static. */
 struct catalog_class {
-    const char *code;    /* API code, e.g. "fault_repair" */
-    const char *name_zh; /* e.g. "故障报修" */
-    int priority;        /* 1 highest .. 4 lowest */
+    const char *code;      /* API code, e.g. "fault_repair" */
+    const char *name_zh;   /* e.g. "故障报修" */
+    int priority;          /* 1 highest .. 4 lowest */
     unsigned response_min; /* first contact with the customer / dispatch */
     unsigned arrival_min;  /* on-site arrival (repairs), 0 = n/a */
     unsigned complete_min; /* resolution */

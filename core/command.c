@@ -144,8 +144,7 @@ static int unpack_head(const msgpack_object *o, uint32_t n, const char *what,
     int rc;
 
     if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 1)
-        return gd_err_set(err, GD_ECORRUPT, "%s: not a non-empty array",
-                          what);
+        return gd_err_set(err, GD_ECORRUPT, "%s: not a non-empty array", what);
     rc = gd_mp_uint(&o->via.array.ptr[0], UINT32_MAX, &v, what, err);
     if (rc != 0)
         return rc;
@@ -155,8 +154,7 @@ static int unpack_head(const msgpack_object *o, uint32_t n, const char *what,
     return gd_mp_array(o, n, what, err);
 }
 
-static int user_unpack(const msgpack_object *o, void *arg,
-                       struct gd_err *err)
+static int user_unpack(const msgpack_object *o, void *arg, struct gd_err *err)
 {
     struct user_rec *u = arg;
     const msgpack_object *a;
@@ -165,18 +163,15 @@ static int user_unpack(const msgpack_object *o, void *arg,
     if ((rc = unpack_head(o, 5, "user", err)))
         return rc;
     a = o->via.array.ptr;
-    if ((rc = gd_mp_str(&a[1], 1, GD_FIELD_MAX, &u->name, "user name",
-                        err)) ||
-        (rc = gd_mp_str(&a[2], 1, GD_FIELD_MAX, &u->role, "user role",
-                        err)) ||
-        (rc = gd_mp_str(&a[3], 1, GD_FIELD_MAX, &u->pwhash, "user pwhash",
-                        err)))
+    if ((rc = gd_mp_str(&a[1], 1, GD_FIELD_MAX, &u->name, "user name", err)) ||
+        (rc = gd_mp_str(&a[2], 1, GD_FIELD_MAX, &u->role, "user role", err)) ||
+        (rc =
+             gd_mp_str(&a[3], 1, GD_FIELD_MAX, &u->pwhash, "user pwhash", err)))
         return rc;
     return gd_mp_uint(&a[4], UINT64_MAX, &u->hlc, "user hlc", err);
 }
 
-static int member_unpack(const msgpack_object *o, void *arg,
-                         struct gd_err *err)
+static int member_unpack(const msgpack_object *o, void *arg, struct gd_err *err)
 {
     struct member_rec *m = arg;
     const msgpack_object *a;
@@ -187,8 +182,7 @@ static int member_unpack(const msgpack_object *o, void *arg,
     a = o->via.array.ptr;
     if ((rc = gd_mp_uint(&a[1], UINT64_MAX, &m->id, "member id", err)))
         return rc;
-    if ((rc = gd_mp_str(&a[2], 1, GD_FIELD_MAX, &m->raft, "member raft",
-                        err)))
+    if ((rc = gd_mp_str(&a[2], 1, GD_FIELD_MAX, &m->raft, "member raft", err)))
         return rc;
     return gd_mp_str(&a[3], 1, GD_FIELD_MAX, &m->http, "member http", err);
 }
@@ -203,10 +197,10 @@ static int cluster_unpack(const msgpack_object *o, void *arg,
     if ((rc = unpack_head(o, 4, "cluster", err)))
         return rc;
     a = o->via.array.ptr;
-    if ((rc = gd_mp_str(&a[1], 1, GD_FIELD_MAX, &c->cluster_id,
-                        "cluster id", err)) ||
-        (rc = gd_mp_str(&a[2], 1, GD_FIELD_MAX, &c->region,
-                        "cluster region", err)))
+    if ((rc = gd_mp_str(&a[1], 1, GD_FIELD_MAX, &c->cluster_id, "cluster id",
+                        err)) ||
+        (rc = gd_mp_str(&a[2], 1, GD_FIELD_MAX, &c->region, "cluster region",
+                        err)))
         return rc;
     if (a[3].type != MSGPACK_OBJECT_BIN ||
         a[3].via.bin.size != sizeof c->secret)
@@ -286,12 +280,9 @@ static uint32_t command_wire_len(int type)
     case CMD_TICKET:
     case CMD_USER_PUT:
     case CMD_MEMBER_PUT:
-    case CMD_MEMBER_DEL:
-        return 2;
-    case CMD_CLUSTER_INIT:
-        return 3;
-    default:
-        return 0;
+    case CMD_MEMBER_DEL: return 2;
+    case CMD_CLUSTER_INIT: return 3;
+    default: return 0;
     }
 }
 
@@ -305,16 +296,13 @@ static int command_pack(msgpack_packer *pk, const struct command *c)
     if (msgpack_pack_array(pk, n) != 0 || msgpack_pack_int(pk, c->type) != 0)
         return GD_ENOMEM;
     switch (c->type) {
-    case CMD_TICKET:
-        return event_pack(&c->ev, pk);
-    case CMD_USER_PUT:
-        return user_pack(pk, &c->user);
+    case CMD_TICKET: return event_pack(&c->ev, pk);
+    case CMD_USER_PUT: return user_pack(pk, &c->user);
     case CMD_CLUSTER_INIT:
         if ((rc = cluster_pack(pk, &c->cluster)) != 0)
             return rc;
         return user_pack(pk, &c->user);
-    default:
-        return member_pack(pk, &c->member);
+    default: return member_pack(pk, &c->member);
     }
 }
 
@@ -367,28 +355,21 @@ static int command_unpack(const msgpack_object *o, struct command *c,
     if ((rc = gd_mp_array(o, command_wire_len((int)type), "command", err)))
         return rc;
     switch (type) {
-    case CMD_TICKET:
-        rc = event_unpack(&a[1], &c->ev, err);
-        break;
-    case CMD_USER_PUT:
-        rc = user_unpack(&a[1], &c->user, err);
-        break;
+    case CMD_TICKET: rc = event_unpack(&a[1], &c->ev, err); break;
+    case CMD_USER_PUT: rc = user_unpack(&a[1], &c->user, err); break;
     case CMD_CLUSTER_INIT:
         rc = cluster_unpack(&a[1], &c->cluster, err);
         if (rc == 0)
             rc = user_unpack(&a[2], &c->user, err);
         break;
-    default:
-        rc = member_unpack(&a[1], &c->member, err);
-        break;
+    default: rc = member_unpack(&a[1], &c->member, err); break;
     }
     if (rc == 0)
         c->type = (int)type;
     return rc;
 }
 
-static int batch_unpack(const msgpack_object *o, void *arg,
-                        struct gd_err *err)
+static int batch_unpack(const msgpack_object *o, void *arg, struct gd_err *err)
 {
     struct batch_out *out = arg;
     const msgpack_object *list;
@@ -398,8 +379,7 @@ static int batch_unpack(const msgpack_object *o, void *arg,
 
     if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 1)
         return gd_err_set(err, GD_ECORRUPT, "batch: not a non-empty array");
-    rc = gd_mp_uint(&o->via.array.ptr[0], UINT32_MAX, &v, "batch version",
-                    err);
+    rc = gd_mp_uint(&o->via.array.ptr[0], UINT32_MAX, &v, "batch version", err);
     if (rc != 0)
         return rc;
     if (v != CMD_CODEC_VERSION)
@@ -412,8 +392,8 @@ static int batch_unpack(const msgpack_object *o, void *arg,
         return gd_err_set(err, GD_ECORRUPT, "batch commands: not an array");
     n = list->via.array.size;
     if (n > CMD_BATCH_MAX)
-        return gd_err_set(err, GD_ECORRUPT,
-                          "batch: %zu commands, limit %d", n, CMD_BATCH_MAX);
+        return gd_err_set(err, GD_ECORRUPT, "batch: %zu commands, limit %d", n,
+                          CMD_BATCH_MAX);
     out->cmds = malloc((n > 0 ? n : 1) * sizeof *out->cmds);
     if (out->cmds == NULL)
         return gd_err_set(err, GD_ENOMEM, "batch: out of memory");

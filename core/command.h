@@ -35,9 +35,9 @@ struct user_rec {
     uint64_t hlc; /* when last written */
 };
 struct member_rec {
-    uint64_t id;  /* raft server id */
-    char *raft;   /* raft address host:port */
-    char *http;   /* API address host:port */
+    uint64_t id; /* raft server id */
+    char *raft;  /* raft address host:port */
+    char *http;  /* API address host:port */
 };
 struct cluster_rec {
     char *cluster_id;

@@ -14,8 +14,8 @@
 
 /* Every owned string of struct event. */
 static const size_t str_fields[] = {
-    FIELD(entity),   FIELD(actor), FIELD(channel),     FIELD(node),
-    FIELD(customer), FIELD(cls),   FIELD(summary),     FIELD(description),
+    FIELD(entity),   FIELD(actor), FIELD(channel), FIELD(node),
+    FIELD(customer), FIELD(cls),   FIELD(summary), FIELD(description),
     FIELD(owner),    FIELD(text),  FIELD(status),
 };
 #define N_STR_FIELDS (sizeof str_fields / sizeof str_fields[0])
@@ -157,7 +157,7 @@ int event_id_parse(const char *s, struct event_id *id)
 /* ---- types ----------------------------------------------------------- */
 
 static const char *const type_names[] = {
-    [EVENT_TICKET_CREATE] = "create", [EVENT_TICKET_ACCEPT] = "accept",
+    [EVENT_TICKET_CREATE] = "create",   [EVENT_TICKET_ACCEPT] = "accept",
     [EVENT_TICKET_COMMENT] = "comment", [EVENT_TICKET_STATUS] = "status",
     [EVENT_TICKET_REOPEN] = "reopen",
 };
@@ -330,8 +330,7 @@ int event_id_unpack(const msgpack_object *o, struct event_id *id,
     if (n > 0 && (strlen(v.origin) != n || !event_origin_valid(v.origin)))
         return gd_err_set(err, GD_ECORRUPT,
                           "event id origin: not a valid origin code");
-    if ((rc = gd_mp_uint(&a[1], UINT64_MAX, &v.hlc, "event id hlc", err)) !=
-        0)
+    if ((rc = gd_mp_uint(&a[1], UINT64_MAX, &v.hlc, "event id hlc", err)) != 0)
         return rc;
     if ((rc = gd_mp_uint(&a[2], UINT32_MAX, &counter, "event id counter",
                          err)) != 0)
@@ -372,8 +371,8 @@ static int unpack_payload(const msgpack_object *o, struct event *e,
         seen |= 1u << f;
         /* An absent field is "not set"; nil would be a second spelling. */
         rc = gd_mp_str(&kv->val, 0, GD_FIELD_MAX,
-                       str_at(e, payload_fields[f].off),
-                       payload_fields[f].name, err);
+                       str_at(e, payload_fields[f].off), payload_fields[f].name,
+                       err);
         if (rc != 0)
             return rc;
     }
@@ -393,8 +392,7 @@ static int unpack_fields(const msgpack_object *o, struct event *e,
     if ((rc = gd_mp_uint(&a[0], UINT32_MAX, &v, "event version", err)) != 0)
         return rc;
     if (v != EVENT_CODEC_VERSION)
-        return gd_err_set(err, GD_ECORRUPT,
-                          "event: unknown codec version %llu",
+        return gd_err_set(err, GD_ECORRUPT, "event: unknown codec version %llu",
                           (unsigned long long)v);
     if ((rc = gd_mp_array(o, EVENT_WIRE_LEN, "event", err)) != 0)
         return rc;
@@ -408,16 +406,14 @@ static int unpack_fields(const msgpack_object *o, struct event *e,
         return rc;
     for (size_t i = 0; i < N_HEAD_FIELDS; i++) {
         rc = gd_mp_str(&a[3 + i], 1, GD_FIELD_MAX,
-                       str_at(e, head_fields[i].off), head_fields[i].name,
-                       err);
+                       str_at(e, head_fields[i].off), head_fields[i].name, err);
         if (rc != 0)
             return rc;
     }
     return unpack_payload(&a[3 + N_HEAD_FIELDS], e, err);
 }
 
-int event_unpack(const msgpack_object *o, struct event *e,
-                 struct gd_err *err)
+int event_unpack(const msgpack_object *o, struct event *e, struct gd_err *err)
 {
     int rc;
 
@@ -438,8 +434,7 @@ int event_encode(const struct event *e, char **buf, size_t *len)
     return gd_mp_encode(pack_cb, e, buf, len);
 }
 
-static int unpack_cb(const msgpack_object *root, void *arg,
-                     struct gd_err *err)
+static int unpack_cb(const msgpack_object *root, void *arg, struct gd_err *err)
 {
     return event_unpack(root, arg, err);
 }

@@ -74,9 +74,9 @@ struct event {
     char *channel; /* hotline hall web app wechat sms field */
     char *node;    /* where: the node or hall code that took the request */
     char *customer, *cls, *summary, *description; /* create */
-    char *owner;   /* accept (NULL: the actor accepts) */
-    char *text;    /* comment text; status note; reopen reason */
-    char *status;  /* status: target status name */
+    char *owner;  /* accept (NULL: the actor accepts) */
+    char *text;   /* comment text; status note; reopen reason */
+    char *status; /* status: target status name */
 };
 
 /* Sets all fields to zero/NULL. */
@@ -111,8 +111,7 @@ int event_pack(const struct event *e, msgpack_packer *pk);
  * bad origin, string over GD_FIELD_MAX, embedded NUL or invalid UTF-8;
  * GD_ENOMEM.  On error e is left cleared.  Strings are copied: e does not
  * point into o. */
-int event_unpack(const msgpack_object *o, struct event *e,
-                 struct gd_err *err);
+int event_unpack(const msgpack_object *o, struct event *e, struct gd_err *err);
 
 /* event_pack into a fresh malloc'd buffer (*buf, caller frees; *len). */
 int event_encode(const struct event *e, char **buf, size_t *len);

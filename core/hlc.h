@@ -37,8 +37,14 @@ uint64_t hlc_observe(struct hlc *h, uint64_t remote, uint64_t wall_ms);
 int hlc_remote_plausible(uint64_t remote, uint64_t wall_ms,
                          uint64_t max_ahead_ms);
 
-static inline uint64_t hlc_ms(uint64_t t) { return t >> 16; }
-static inline uint32_t hlc_logical(uint64_t t) { return (uint32_t)(t & 0xffff); }
+static inline uint64_t hlc_ms(uint64_t t)
+{
+    return t >> 16;
+}
+static inline uint32_t hlc_logical(uint64_t t)
+{
+    return (uint32_t)(t & 0xffff);
+}
 static inline uint64_t hlc_pack(uint64_t ms, uint32_t logical)
 {
     return (ms << 16) | (logical & 0xffff);

@@ -18,14 +18,10 @@ static const struct {
     size_t off;
     const char *name;
 } str_fields[] = {
-    {TFIELD(id), "id"},
-    {TFIELD(customer), "customer"},
-    {TFIELD(cls), "cls"},
-    {TFIELD(channel), "channel"},
-    {TFIELD(summary), "summary"},
-    {TFIELD(description), "description"},
-    {TFIELD(owner), "owner"},
-    {TFIELD(created_by), "created_by"},
+    {TFIELD(id), "id"},           {TFIELD(customer), "customer"},
+    {TFIELD(cls), "cls"},         {TFIELD(channel), "channel"},
+    {TFIELD(summary), "summary"}, {TFIELD(description), "description"},
+    {TFIELD(owner), "owner"},     {TFIELD(created_by), "created_by"},
     {TFIELD(node), "node"},
 };
 #define N_STR_FIELDS (sizeof str_fields / sizeof str_fields[0])
@@ -45,8 +41,10 @@ static const char *cstr_at(const struct ticket *t, size_t off)
 /* ---- statuses -------------------------------------------------------- */
 
 static const char *const status_names[] = {
-    [TICKET_NEW] = "new",           [TICKET_ACCEPTED] = "accepted",
-    [TICKET_IN_PROGRESS] = "in_progress", [TICKET_RESOLVED] = "resolved",
+    [TICKET_NEW] = "new",
+    [TICKET_ACCEPTED] = "accepted",
+    [TICKET_IN_PROGRESS] = "in_progress",
+    [TICKET_RESOLVED] = "resolved",
     [TICKET_CLOSED] = "closed",
 };
 #define N_STATUS ((int)(sizeof status_names / sizeof status_names[0]))
@@ -144,13 +142,11 @@ static int opt_str(const char *v, size_t max, const char *field,
                    struct gd_err *err)
 {
     switch (gd_mp_str_ok(v, max)) {
-    case 0:
-        return 0;
+    case 0: return 0;
     case GD_ETOOBIG:
         return gd_err_set(err, GD_EINVAL, "%s: longer than %zu bytes", field,
                           max);
-    default:
-        return gd_err_set(err, GD_EINVAL, "%s: not valid UTF-8", field);
+    default: return gd_err_set(err, GD_EINVAL, "%s: not valid UTF-8", field);
     }
 }
 
@@ -229,8 +225,7 @@ static int check_change(const struct ticket *cur, const struct event *ev,
             return gd_err_set(err, GD_ECONFLICT,
                               "cannot reopen a ticket that is %s",
                               ticket_status_name(cur->status));
-        return req_str(ev->text, TICKET_TEXT_MAX, "text (reopen reason)",
-                       err);
+        return req_str(ev->text, TICKET_TEXT_MAX, "text (reopen reason)", err);
     default:
         return gd_err_set(err, GD_EINVAL, "type: unknown event type %d",
                           ev->type);
@@ -262,10 +257,9 @@ int ticket_check(const struct ticket *cur, const struct event *ev,
         return gd_err_set(err, GD_ENOTFOUND, "ticket %s not found",
                           echo(ev->entity, b1, sizeof b1));
     if (!same_str(ev->entity, cur->id))
-        return gd_err_set(err, GD_EINVAL,
-                          "entity: event for ticket %s applied to %s",
-                          echo(ev->entity, b1, sizeof b1),
-                          echo(cur->id, b2, sizeof b2));
+        return gd_err_set(
+            err, GD_EINVAL, "entity: event for ticket %s applied to %s",
+            echo(ev->entity, b1, sizeof b1), echo(cur->id, b2, sizeof b2));
     return check_change(cur, ev, err);
 }
 
@@ -279,9 +273,9 @@ static int apply(struct ticket *t, const struct event *ev)
 
     switch (ev->type) {
     case EVENT_TICKET_CREATE: {
-        const char *src[] = {ev->entity,  ev->customer,    ev->cls,
-                             ev->channel, ev->summary,     ev->description,
-                             NULL,        ev->actor,       ev->node};
+        const char *src[] = {ev->entity,  ev->customer, ev->cls,
+                             ev->channel, ev->summary,  ev->description,
+                             NULL,        ev->actor,    ev->node};
         char *v[N_STR_FIELDS] = {0};
 
         _Static_assert(sizeof src / sizeof src[0] == N_STR_FIELDS,
@@ -327,8 +321,7 @@ static int apply(struct ticket *t, const struct event *ev)
         t->status = TICKET_ACCEPTED;
         t->n_reopens++;
         return 0;
-    default:
-        return GD_EINVAL; /* unreachable: ticket_check refused it */
+    default: return GD_EINVAL; /* unreachable: ticket_check refused it */
     }
 }
 
@@ -401,8 +394,8 @@ static int ticket_pack(msgpack_packer *pk, const void *arg)
     if (!status_known(t->status))
         return GD_EINVAL;
     for (size_t i = 0; i < N_STR_FIELDS; i++)
-        if ((rc = gd_mp_str_ok(cstr_at(t, str_fields[i].off),
-                               GD_FIELD_MAX)) != 0)
+        if ((rc = gd_mp_str_ok(cstr_at(t, str_fields[i].off), GD_FIELD_MAX)) !=
+            0)
             return rc;
     if (msgpack_pack_array(pk, TICKET_WIRE_LEN) != 0 ||
         msgpack_pack_uint32(pk, TICKET_CODEC_VERSION) != 0)
@@ -428,8 +421,7 @@ int ticket_encode(const struct ticket *t, char **buf, size_t *len)
     return gd_mp_encode(ticket_pack, t, buf, len);
 }
 
-static int ticket_unpack(const msgpack_object *o, void *arg,
-                         struct gd_err *err)
+static int ticket_unpack(const msgpack_object *o, void *arg, struct gd_err *err)
 {
     struct ticket *t = arg;
     const msgpack_object *a;
@@ -450,9 +442,9 @@ static int ticket_unpack(const msgpack_object *o, void *arg,
         return rc;
     k = 1;
     for (size_t i = 0; i < N_STR_FIELDS; i++, k++)
-        if ((rc = gd_mp_str(&a[k], 1, GD_FIELD_MAX,
-                            str_at(t, str_fields[i].off), str_fields[i].name,
-                            err)))
+        if ((rc =
+                 gd_mp_str(&a[k], 1, GD_FIELD_MAX, str_at(t, str_fields[i].off),
+                           str_fields[i].name, err)))
             return rc;
     if ((rc = gd_mp_uint(&a[k++], N_STATUS - 1, &v, "ticket status", err)))
         return rc;
@@ -469,8 +461,7 @@ static int ticket_unpack(const msgpack_object *o, void *arg,
     if ((rc = gd_mp_uint(&a[k++], UINT32_MAX, &v, "ticket n_reopens", err)))
         return rc;
     t->n_reopens = (uint32_t)v;
-    if ((rc = gd_mp_uint(&a[k++], UINT32_MAX, &v, "ticket n_conflicts",
-                         err)))
+    if ((rc = gd_mp_uint(&a[k++], UINT32_MAX, &v, "ticket n_conflicts", err)))
         return rc;
     t->n_conflicts = (uint32_t)v;
     return 0;

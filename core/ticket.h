@@ -17,8 +17,8 @@
 #define TICKET_CUSTOMER_MAX 64
 #define TICKET_DESCRIPTION_MAX 8000
 #define TICKET_TEXT_MAX 8000
-#define TICKET_OWNER_MAX 64  /* also actor */
-#define TICKET_ID_MAX 64     /* entity */
+#define TICKET_OWNER_MAX 64 /* also actor */
+#define TICKET_ID_MAX 64    /* entity */
 #define TICKET_NODE_MAX 64
 #define TICKET_CODEC_VERSION 1
 
@@ -48,7 +48,7 @@ struct ticket {
     int status;
     uint64_t created_hlc, updated_hlc; /* updated: last applied event */
     struct event_id last_event;        /* greatest event id folded */
-    uint32_t n_events;    /* events applied (the create included) */
+    uint32_t n_events; /* events applied (the create included) */
     uint32_t n_reopens;
     uint32_t n_conflicts; /* events folded but refused by the rules */
 };

@@ -182,34 +182,48 @@ int gd_mp_check(const char *buf, size_t len, struct gd_err *err)
             return gd_err_set(err, GD_ECORRUPT,
                               "msgpack: reserved byte 0xc1 at byte %zu", off);
         } else {
+            /* hdr: length bytes; skip: fixed payload; container: 1 for an
+             * array, 2 for a map (two values per counted entry). */
             switch (c) {
-            case 0xc4: case 0xd9: hdr = 1; break;           /* bin8 str8 */
-            case 0xc5: case 0xda: hdr = 2; break;           /* bin16 str16 */
-            case 0xc6: case 0xdb: hdr = 4; break;           /* bin32 str32 */
-            case 0xc7: hdr = 1; skip = 1; break;            /* ext8 */
-            case 0xc8: hdr = 2; skip = 1; break;            /* ext16 */
-            case 0xc9: hdr = 4; skip = 1; break;            /* ext32 */
-            case 0xca: skip = 4; break;                     /* float32 */
-            case 0xcb: skip = 8; break;                     /* float64 */
-            case 0xcc: case 0xd0: skip = 1; break;
-            case 0xcd: case 0xd1: skip = 2; break;
-            case 0xce: case 0xd2: skip = 4; break;
-            case 0xcf: case 0xd3: skip = 8; break;
-            case 0xd4: skip = 2; break;                     /* fixext 1 */
+            /* bin8, str8; bin16, str16; bin32, str32 */
+            case 0xc4:
+            case 0xd9: hdr = 1; break;
+            case 0xc5:
+            case 0xda: hdr = 2; break;
+            case 0xc6:
+            case 0xdb: hdr = 4; break;
+            /* ext8, ext16, ext32: a type byte, then the data */
+            case 0xc7: hdr = 1, skip = 1; break;
+            case 0xc8: hdr = 2, skip = 1; break;
+            case 0xc9: hdr = 4, skip = 1; break;
+            /* (u)int8, (u)int16, float32 and (u)int32, float64 and (u)int64 */
+            case 0xcc:
+            case 0xd0: skip = 1; break;
+            case 0xcd:
+            case 0xd1: skip = 2; break;
+            case 0xca:
+            case 0xce:
+            case 0xd2: skip = 4; break;
+            case 0xcb:
+            case 0xcf:
+            case 0xd3: skip = 8; break;
+            /* fixext 1, 2, 4, 8, 16: a type byte, then the data */
+            case 0xd4: skip = 2; break;
             case 0xd5: skip = 3; break;
             case 0xd6: skip = 5; break;
             case 0xd7: skip = 9; break;
             case 0xd8: skip = 17; break;
-            case 0xdc: hdr = 2; container = 1; break;       /* array16 */
-            case 0xdd: hdr = 4; container = 1; break;       /* array32 */
-            case 0xde: hdr = 2; container = 2; break;       /* map16 */
-            case 0xdf: hdr = 4; container = 2; break;       /* map32 */
-            default: break; /* unreachable: every byte is covered above */
+            /* array16, array32, map16, map32 (a map counts pairs) */
+            case 0xdc: hdr = 2, container = 1; break;
+            case 0xdd: hdr = 4, container = 1; break;
+            case 0xde: hdr = 2, container = 2; break;
+            case 0xdf: hdr = 4, container = 2; break;
+            /* every other byte was handled before the switch */
+            default: break;
             }
             if (len - off - 1 < hdr)
                 return gd_err_set(err, GD_ECORRUPT,
-                                  "msgpack: truncated header at byte %zu",
-                                  off);
+                                  "msgpack: truncated header at byte %zu", off);
             if (hdr > 0) {
                 uint64_t n = be_read(p + off + 1, hdr);
                 if (container)
@@ -330,8 +344,7 @@ int gd_mp_str(const msgpack_object *o, int nil_ok, size_t max, char **out,
 
     if (o->type == MSGPACK_OBJECT_NIL) {
         if (!nil_ok)
-            return gd_err_set(err, GD_ECORRUPT, "%s: nil, want a string",
-                              what);
+            return gd_err_set(err, GD_ECORRUPT, "%s: nil, want a string", what);
         free(*out);
         *out = NULL;
         return 0;
@@ -362,8 +375,8 @@ int gd_mp_uint(const msgpack_object *o, uint64_t max, uint64_t *out,
                const char *what, struct gd_err *err)
 {
     if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return gd_err_set(err, GD_ECORRUPT,
-                          "%s: not a non-negative integer", what);
+        return gd_err_set(err, GD_ECORRUPT, "%s: not a non-negative integer",
+                          what);
     if (o->via.u64 > max)
         return gd_err_set(err, GD_ECORRUPT, "%s: %llu out of range", what,
                           (unsigned long long)o->via.u64);

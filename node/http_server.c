@@ -733,6 +733,11 @@ static int on_headers_complete(http_parser *p)
         struct http_header *h = &req->pub.headers[i];
         h->name = req->arena + (uintptr_t)h->name;
         h->value = h->value ? req->arena + (uintptr_t)h->value : req->pub.body;
+        /* http-parser drops the leading whitespace, not the trailing */
+        size_t vlen = strlen(h->value);
+        while (vlen > 0 &&
+               (h->value[vlen - 1] == ' ' || h->value[vlen - 1] == '\t'))
+            h->value[--vlen] = '\0';
     }
     if (!(p->flags & F_CHUNKED) && (p->flags & F_CONTENTLENGTH)) {
         char msg[64];

@@ -4,9 +4,9 @@
  * same bytes), so that replicas agree on canonical bytes.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. \
- *     tests/fuzz/fuzz_decode.c core/{util,event,catalog,ticket,command,hlc,error}.c \
- *     -lmsgpackc -o /tmp/fuzz_decode
- *   /tmp/fuzz_decode -max_total_time=60 corpus/
+ *     tests/fuzz/fuzz_decode.c
+ * core/{util,event,catalog,ticket,command,hlc,error}.c \ -lmsgpackc -o
+ * /tmp/fuzz_decode /tmp/fuzz_decode -max_total_time=60 corpus/
  *
  * Without libFuzzer, build with -DGD_FUZZ_MAIN to replay files given as
  * arguments. */

@@ -346,7 +346,10 @@ static void body_cluster_str_secret(msgpack_packer *pk)
     pk_s(pk, "r");
     pk_s(pk, "01234567890123456789012345678901");
 }
-static void body_nil(msgpack_packer *pk) { msgpack_pack_nil(pk); }
+static void body_nil(msgpack_packer *pk)
+{
+    msgpack_pack_nil(pk);
+}
 static void body_cluster(msgpack_packer *pk)
 {
     msgpack_pack_array(pk, 4);
@@ -432,13 +435,13 @@ static void test_batch_malformed_table(void **state)
         const char *b;
         size_t len;
     } shapes[] = {
-        {"\x90", 1},                 /* [] */
-        {"\x91\x01", 2},             /* [1] */
-        {"\x92\x01\xc0", 3},         /* [1, nil] */
-        {"\x92\x01\x80", 3},         /* [1, {}] */
-        {"\x93\x01\x90\xc0", 4},     /* [1, [], nil] */
-        {"\x92\x01\x91\x90", 4},     /* [1, [[]]] */
-        {"\x92\x01\x91\x91\x01", 5}, /* [1, [[1]]] */
+        {"\x90", 1},                         /* [] */
+        {"\x91\x01", 2},                     /* [1] */
+        {"\x92\x01\xc0", 3},                 /* [1, nil] */
+        {"\x92\x01\x80", 3},                 /* [1, {}] */
+        {"\x93\x01\x90\xc0", 4},             /* [1, [], nil] */
+        {"\x92\x01\x91\x90", 4},             /* [1, [[]]] */
+        {"\x92\x01\x91\x91\x01", 5},         /* [1, [[1]]] */
         {"\x92\x01\xdd\xff\xff\xff\xff", 7}, /* 4G commands claimed */
         {"\x80", 1},
         {"\xc0", 1},
@@ -576,8 +579,7 @@ static void test_records_malformed(void **state)
     sample(c);
     assert_int_equal(user_rec_encode(&c[1].user, &bufs[0], &lens[0]), 0);
     assert_int_equal(member_rec_encode(&c[2].member, &bufs[1], &lens[1]), 0);
-    assert_int_equal(cluster_rec_encode(&c[4].cluster, &bufs[2], &lens[2]),
-                     0);
+    assert_int_equal(cluster_rec_encode(&c[4].cluster, &bufs[2], &lens[2]), 0);
     for (int r = 0; r < 3; r++) {
         /* truncated at every offset, and one trailing byte */
         for (size_t cut = 0; cut <= lens[r]; cut++) {

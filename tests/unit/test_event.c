@@ -101,10 +101,22 @@ static int g_len = 8;
 static void pk_event(msgpack_packer *pk)
 {
     msgpack_pack_array(pk, (size_t)g_len);
-    if (g_slot == S_VERSION) g_bad(pk); else msgpack_pack_uint32(pk, 1);
-    if (g_slot == S_TYPE) g_bad(pk); else msgpack_pack_uint32(pk, 3);
-    if (g_slot == S_ID) g_bad(pk); else pk_id(pk);
-    if (g_slot == S_ENTITY) g_bad(pk); else pk_str(pk, "n1-20261122-0001");
+    if (g_slot == S_VERSION)
+        g_bad(pk);
+    else
+        msgpack_pack_uint32(pk, 1);
+    if (g_slot == S_TYPE)
+        g_bad(pk);
+    else
+        msgpack_pack_uint32(pk, 3);
+    if (g_slot == S_ID)
+        g_bad(pk);
+    else
+        pk_id(pk);
+    if (g_slot == S_ENTITY)
+        g_bad(pk);
+    else
+        pk_str(pk, "n1-20261122-0001");
     pk_str(pk, "agent7");
     msgpack_pack_nil(pk);
     msgpack_pack_nil(pk);
@@ -119,15 +131,42 @@ static void pk_event(msgpack_packer *pk)
         msgpack_pack_nil(pk);
 }
 
-static void b_v2(msgpack_packer *pk) { msgpack_pack_uint32(pk, 2); }
-static void b_v0(msgpack_packer *pk) { msgpack_pack_uint32(pk, 0); }
-static void b_str(msgpack_packer *pk) { pk_str(pk, "1"); }
-static void b_neg(msgpack_packer *pk) { msgpack_pack_int(pk, -1); }
-static void b_nil(msgpack_packer *pk) { msgpack_pack_nil(pk); }
-static void b_float(msgpack_packer *pk) { msgpack_pack_double(pk, 1.0); }
-static void b_t6(msgpack_packer *pk) { msgpack_pack_uint32(pk, 6); }
-static void b_big(msgpack_packer *pk) { msgpack_pack_uint64(pk, 1ULL << 40); }
-static void b_int(msgpack_packer *pk) { msgpack_pack_int(pk, 5); }
+static void b_v2(msgpack_packer *pk)
+{
+    msgpack_pack_uint32(pk, 2);
+}
+static void b_v0(msgpack_packer *pk)
+{
+    msgpack_pack_uint32(pk, 0);
+}
+static void b_str(msgpack_packer *pk)
+{
+    pk_str(pk, "1");
+}
+static void b_neg(msgpack_packer *pk)
+{
+    msgpack_pack_int(pk, -1);
+}
+static void b_nil(msgpack_packer *pk)
+{
+    msgpack_pack_nil(pk);
+}
+static void b_float(msgpack_packer *pk)
+{
+    msgpack_pack_double(pk, 1.0);
+}
+static void b_t6(msgpack_packer *pk)
+{
+    msgpack_pack_uint32(pk, 6);
+}
+static void b_big(msgpack_packer *pk)
+{
+    msgpack_pack_uint64(pk, 1ULL << 40);
+}
+static void b_int(msgpack_packer *pk)
+{
+    msgpack_pack_int(pk, 5);
+}
 static void b_bin(msgpack_packer *pk)
 {
     msgpack_pack_bin(pk, 2);
@@ -189,10 +228,22 @@ static void b_id_counter_big(msgpack_packer *pk)
     msgpack_pack_uint64(pk, 77);
     msgpack_pack_uint64(pk, 1ULL << 32);
 }
-static void b_embedded_nul(msgpack_packer *pk) { pk_strn(pk, "a\0b", 3); }
-static void b_bad_utf8(msgpack_packer *pk) { pk_strn(pk, "\xc3\x28", 2); }
-static void b_overlong_utf8(msgpack_packer *pk) { pk_strn(pk, "\xc0\xaf", 2); }
-static void b_surrogate(msgpack_packer *pk) { pk_strn(pk, "\xed\xa0\x80", 3); }
+static void b_embedded_nul(msgpack_packer *pk)
+{
+    pk_strn(pk, "a\0b", 3);
+}
+static void b_bad_utf8(msgpack_packer *pk)
+{
+    pk_strn(pk, "\xc3\x28", 2);
+}
+static void b_overlong_utf8(msgpack_packer *pk)
+{
+    pk_strn(pk, "\xc0\xaf", 2);
+}
+static void b_surrogate(msgpack_packer *pk)
+{
+    pk_strn(pk, "\xed\xa0\x80", 3);
+}
 static void b_huge_str(msgpack_packer *pk)
 {
     size_t n = GD_FIELD_MAX + 1;
@@ -201,7 +252,10 @@ static void b_huge_str(msgpack_packer *pk)
     pk_strn(pk, s, n);
     free(s);
 }
-static void b_pl_array(msgpack_packer *pk) { msgpack_pack_array(pk, 0); }
+static void b_pl_array(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 0);
+}
 static void b_pl_unknown(msgpack_packer *pk)
 {
     msgpack_pack_map(pk, 1);
@@ -325,7 +379,8 @@ static void test_origin_valid(void **state)
     assert_true(event_origin_valid("ZQ-DH01"));
     assert_true(event_origin_valid("n1"));
     assert_true(event_origin_valid("a.b_c-D9"));
-    assert_true(event_origin_valid("abcdefghijabcdefghijabcdefghijab")); /* 32 */
+    assert_true(
+        event_origin_valid("abcdefghijabcdefghijabcdefghijab")); /* 32 */
     assert_false(event_origin_valid("abcdefghijabcdefghijabcdefghijabc"));
     assert_false(event_origin_valid(""));
     assert_false(event_origin_valid(NULL));
@@ -383,11 +438,28 @@ static void test_id_parse_junk(void **state)
 {
     (void)state;
     static const char *const junk[] = {
-        "", "a", "a/1", "/1/2", "a/1/", "a//2", "a/01/2", "a/1/02", "a/+1/2",
-        "a/-1/2", "a/ 1/2", "a/1/2 ", "a/1/2/3", "a/0x10/2",
-        "a/18446744073709551616/0", "a/99999999999999999999/0",
-        "a/1/4294967296", "a b/1/2", "a\n/1/2",
-        "abcdefghijabcdefghijabcdefghijabc/1/2", "营业厅/1/2", "a/1/2\n",
+        "",
+        "a",
+        "a/1",
+        "/1/2",
+        "a/1/",
+        "a//2",
+        "a/01/2",
+        "a/1/02",
+        "a/+1/2",
+        "a/-1/2",
+        "a/ 1/2",
+        "a/1/2 ",
+        "a/1/2/3",
+        "a/0x10/2",
+        "a/18446744073709551616/0",
+        "a/99999999999999999999/0",
+        "a/1/4294967296",
+        "a b/1/2",
+        "a\n/1/2",
+        "abcdefghijabcdefghijabcdefghijabc/1/2",
+        "营业厅/1/2",
+        "a/1/2\n",
     };
     struct event_id id = {"keep", 5, 6};
     for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) {
@@ -407,8 +479,8 @@ static void test_id_parse_junk(void **state)
 static void test_type_names(void **state)
 {
     (void)state;
-    static const char *const names[] = {"create", "accept", "comment",
-                                        "status", "reopen"};
+    static const char *const names[] = {"create", "accept", "comment", "status",
+                                        "reopen"};
     for (int t = 1; t <= 5; t++) {
         assert_string_equal(event_type_name(t), names[t - 1]);
         assert_int_equal(event_type_parse(names[t - 1]), t);
@@ -501,7 +573,8 @@ static void test_roundtrip_minimal(void **state)
     size_t len;
     event_init(&a);
     event_init(&b);
-    a.type = EVENT_TICKET_COMMENT; /* origin "" (not yet assigned), no strings */
+    a.type =
+        EVENT_TICKET_COMMENT; /* origin "" (not yet assigned), no strings */
     assert_int_equal(event_encode(&a, &buf, &len), 0);
     assert_int_equal(event_decode(buf, len, &b, NULL), 0);
     assert_events_equal(&a, &b);
@@ -509,8 +582,8 @@ static void test_roundtrip_minimal(void **state)
     assert_null(b.text);
     free(buf);
     /* each payload field alone survives (only set fields are sent) */
-    char **fields[] = {&a.customer, &a.cls, &a.summary, &a.description,
-                       &a.owner, &a.text, &a.status};
+    char **fields[] = {&a.customer, &a.cls,  &a.summary, &a.description,
+                       &a.owner,    &a.text, &a.status};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         *fields[i] = xstrdup("v");
         assert_int_equal(event_encode(&a, &buf, &len), 0);
@@ -649,22 +722,26 @@ static void test_not_an_array(void **state)
         const char *bytes;
         size_t len;
     } cases[] = {
-        {"\xc0", 1},            /* nil */
-        {"\x01", 1},            /* int */
-        {"\x80", 1},            /* empty map */
-        {"\x90", 1},            /* empty array */
-        {"\x91\x01", 2},        /* [1] */
-        {"\xa1x", 2},           /* "x" */
-        {"\xc1", 1},            /* reserved byte */
-        {"\xdd\xff\xff\xff\xff", 5},     /* array claiming 4G elements */
-        {"\xdf\xff\xff\xff\xff", 5},     /* map claiming 4G pairs */
+        {"\xc0", 1},                 /* nil */
+        {"\x01", 1},                 /* int */
+        {"\x80", 1},                 /* empty map */
+        {"\x90", 1},                 /* empty array */
+        {"\x91\x01", 2},             /* [1] */
+        {"\xa1x", 2},                /* "x" */
+        {"\xc1", 1},                 /* reserved byte */
+        {"\xdd\xff\xff\xff\xff", 5}, /* array claiming 4G elements */
+        {"\xdf\xff\xff\xff\xff", 5}, /* map claiming 4G pairs */
         {"\x98\x01\xdd\x7f\xff\xff\xff\x00", 8}, /* nested liar */
-        {"\xdb\xff\xff\xff\xff" "ab", 7},  /* str32 claiming 4 GB */
-        {"\xc6\x00\x10\x00\x00" "ab", 7},  /* bin32 claiming 1 MB */
-        {"\xc9\xff\xff\xff\xff\x01", 6},  /* ext32 claiming 4 GB */
-        {"\xd8\x01", 2},        /* fixext16, truncated */
-        {"\xcf\x00", 2},        /* uint64, truncated */
-        {"\xde\x00", 2},        /* map16 header, truncated */
+        {"\xdb\xff\xff\xff\xff"
+         "ab",
+         7}, /* str32 claiming 4 GB */
+        {"\xc6\x00\x10\x00\x00"
+         "ab",
+         7},                             /* bin32 claiming 1 MB */
+        {"\xc9\xff\xff\xff\xff\x01", 6}, /* ext32 claiming 4 GB */
+        {"\xd8\x01", 2},                 /* fixext16, truncated */
+        {"\xcf\x00", 2},                 /* uint64, truncated */
+        {"\xde\x00", 2},                 /* map16 header, truncated */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         if (decode_expect_corrupt(cases[i].bytes, cases[i].len) != 0)
@@ -795,6 +872,7 @@ static void test_mutations(void **state)
         }
     }
     assert_true(bad > 0);
+    assert_true(ok > 0); /* some mutations only touch string bytes */
     free(m);
     free(buf);
     event_clear(&a);
@@ -906,8 +984,7 @@ static void test_time_vs_gmtime(void **state)
                  tm.tm_min, tm.tm_sec, (unsigned)(ms % 1000));
         gd_time_format(ms, got, sizeof got);
         if (strcmp(want, got) != 0)
-            fail_msg("%llu: want %s got %s", (unsigned long long)ms, want,
-                     got);
+            fail_msg("%llu: want %s got %s", (unsigned long long)ms, want, got);
     }
 }
 
@@ -922,22 +999,24 @@ static void test_utf8(void **state)
         {"", 0, 1},
         {"abc", 3, 1},
         {"停电", 6, 1},
-        {"\xf0\x9f\x98\x80", 4, 1},     /* emoji */
-        {"\xf4\x8f\xbf\xbf", 4, 1},     /* U+10FFFF */
-        {"\xef\xbf\xbd", 3, 1},         /* U+FFFD */
+        {"\xf0\x9f\x98\x80", 4, 1}, /* emoji */
+        {"\xf4\x8f\xbf\xbf", 4, 1}, /* U+10FFFF */
+        {"\xef\xbf\xbd", 3, 1},     /* U+FFFD */
         {"\xc2\x80", 2, 1},
-        {"\x80", 1, 0},                 /* lone continuation */
-        {"\xc3", 1, 0},                 /* truncated */
-        {"\xe5\x81", 2, 0},             /* truncated */
-        {"\xc0\x80", 2, 0},             /* overlong NUL */
-        {"\xc1\xbf", 2, 0},             /* overlong */
-        {"\xe0\x80\x80", 3, 0},         /* overlong */
-        {"\xf0\x80\x80\x80", 4, 0},     /* overlong */
-        {"\xed\xa0\x80", 3, 0},         /* surrogate */
-        {"\xf4\x90\x80\x80", 4, 0},     /* > U+10FFFF */
+        {"\x80", 1, 0},             /* lone continuation */
+        {"\xc3", 1, 0},             /* truncated */
+        {"\xe5\x81", 2, 0},         /* truncated */
+        {"\xc0\x80", 2, 0},         /* overlong NUL */
+        {"\xc1\xbf", 2, 0},         /* overlong */
+        {"\xe0\x80\x80", 3, 0},     /* overlong */
+        {"\xf0\x80\x80\x80", 4, 0}, /* overlong */
+        {"\xed\xa0\x80", 3, 0},     /* surrogate */
+        {"\xf4\x90\x80\x80", 4, 0}, /* > U+10FFFF */
         {"\xf5\x80\x80\x80", 4, 0},
         {"\xff", 1, 0},
-        {"a\xe5\x81\x9c" "b\xc3\x28", 7, 0},
+        {"a\xe5\x81\x9c"
+         "b\xc3\x28",
+         7, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         if (gd_utf8_valid(cases[i].s, cases[i].n) != cases[i].ok)

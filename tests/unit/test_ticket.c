@@ -53,8 +53,7 @@ static char **field(struct event *e, const char *name)
 /* Sets e (initialised) to an event of type at (origin, hlc, counter 0) with
  * entity TID, actor "a1", then name/value pairs (value NULL unsets),
  * terminated by NULL. */
-static void mk(struct event *e, int type, const char *origin, uint64_t hlc,
-               ...)
+static void mk(struct event *e, int type, const char *origin, uint64_t hlc, ...)
 {
     va_list ap;
     const char *name;
@@ -86,8 +85,7 @@ static char *enc(const struct ticket *t, size_t *len)
     return buf;
 }
 
-static void assert_tickets_equal(const struct ticket *a,
-                                 const struct ticket *b)
+static void assert_tickets_equal(const struct ticket *a, const struct ticket *b)
 {
     size_t la, lb;
     char *ba = enc(a, &la), *bb = enc(b, &lb);
@@ -135,8 +133,8 @@ static void ticket_at(struct ticket *t, int status)
     event_clear(&e);
 }
 
-static int check_code(const struct ticket *cur, struct event *e,
-                      char *msg, size_t cap)
+static int check_code(const struct ticket *cur, struct event *e, char *msg,
+                      size_t cap)
 {
     struct gd_err err = {0, ""};
     int rc = ticket_check(cur, e, &err);
@@ -227,9 +225,9 @@ static void test_status_events_every_pair(void **state)
 static void test_catalog(void **state)
 {
     (void)state;
-    static const char *const codes[] = {"complaint",    "fault_repair",
-                                        "service_request", "consultation",
-                                        "suggestion",   "opinion", "praise"};
+    static const char *const codes[] = {
+        "complaint",  "fault_repair", "service_request", "consultation",
+        "suggestion", "opinion",      "praise"};
     size_t n;
     const struct catalog_class *all = catalog_classes(&n);
     assert_int_equal(n, 7);
@@ -253,8 +251,8 @@ static void test_catalog(void **state)
     assert_null(catalog_class_find(""));
     assert_null(catalog_class_find(NULL));
 
-    static const char *const ch[] = {"hotline", "hall", "web", "app",
-                                     "wechat", "sms", "field"};
+    static const char *const ch[] = {"hotline", "hall", "web",  "app",
+                                     "wechat",  "sms",  "field"};
     for (size_t i = 0; i < 7; i++) {
         assert_true(catalog_channel_valid(ch[i]));
         assert_string_equal(catalog_channels()[i], ch[i]);
@@ -416,8 +414,7 @@ static void test_check_changes(void **state)
     /* comment: in every status; text required and bounded */
     for (int s = 0; s < 5; s++) {
         ticket_at(&t, s);
-        mk(&e, EVENT_TICKET_COMMENT, "n1", 2000, "text", "客户来电催办",
-           NULL);
+        mk(&e, EVENT_TICKET_COMMENT, "n1", 2000, "text", "客户来电催办", NULL);
         assert_int_equal(check_code(&t, &e, NULL, 0), 0);
         mk(&e, EVENT_TICKET_COMMENT, "n1", 2000, NULL);
         assert_int_equal(check_code(&t, &e, msg, sizeof msg), GD_EINVAL);
@@ -464,8 +461,7 @@ static void test_check_changes(void **state)
        NULL);
     assert_int_equal(check_code(&t, &e, NULL, 0), 0);
     /* missing actor */
-    mk(&e, EVENT_TICKET_COMMENT, "n1", 2000, "text", "x", "actor", NULL,
-       NULL);
+    mk(&e, EVENT_TICKET_COMMENT, "n1", 2000, "text", "x", "actor", NULL, NULL);
     assert_int_equal(check_code(&t, &e, msg, sizeof msg), GD_EINVAL);
     assert_non_null(strstr(msg, "actor"));
     ticket_clear(&t);
@@ -603,8 +599,8 @@ static void test_status_accepted_sets_owner(void **state)
     struct ticket t;
     event_init(&e);
     ticket_at(&t, TICKET_NEW);
-    mk(&e, EVENT_TICKET_STATUS, "n1", 2000, "status", "accepted", "actor",
-       "a9", NULL);
+    mk(&e, EVENT_TICKET_STATUS, "n1", 2000, "status", "accepted", "actor", "a9",
+       NULL);
     fold_ok(&t, &e);
     assert_int_equal(t.status, TICKET_ACCEPTED);
     assert_string_equal(t.owner, "a9");
@@ -631,9 +627,8 @@ static void test_status_accepted_sets_owner(void **state)
 /* A spread of candidate events, good and bad, to try on every state. */
 static void candidate(struct event *e, int i, uint64_t hlc)
 {
-    static const char *const statuses[] = {"new",      "accepted",
-                                           "in_progress", "resolved",
-                                           "closed",   "bogus"};
+    static const char *const statuses[] = {
+        "new", "accepted", "in_progress", "resolved", "closed", "bogus"};
     switch (i) {
     case 0: mk_create(e, "n2", hlc); break;
     case 1: mk(e, EVENT_TICKET_CREATE, "n2", hlc, NULL); break;
@@ -655,8 +650,7 @@ static void candidate(struct event *e, int i, uint64_t hlc)
     case 11: mk(e, 9, "n2", hlc, NULL); break;
     case 12: mk(e, EVENT_TICKET_STATUS, "n2", hlc, NULL); break;
     default:
-        mk(e, EVENT_TICKET_STATUS, "n2", hlc, "status", statuses[i - 13],
-           NULL);
+        mk(e, EVENT_TICKET_STATUS, "n2", hlc, "status", statuses[i - 13], NULL);
         break;
     }
 }
@@ -734,10 +728,8 @@ static void scenario(struct event *ev)
     mk(&ev[1], EVENT_TICKET_ACCEPT, "n1", 200, "actor", "centre-a1", NULL);
     mk(&ev[2], EVENT_TICKET_ACCEPT, "ZQ-DH01", 200, "actor", "hall-h1",
        NULL); /* same hlc, other origin: a conflict either way */
-    mk(&ev[3], EVENT_TICKET_COMMENT, "ZQ-DH01", 300, "text", "现场查看",
-       NULL);
-    mk(&ev[4], EVENT_TICKET_STATUS, "n1", 400, "status", "in_progress",
-       NULL);
+    mk(&ev[3], EVENT_TICKET_COMMENT, "ZQ-DH01", 300, "text", "现场查看", NULL);
+    mk(&ev[4], EVENT_TICKET_STATUS, "n1", 400, "status", "in_progress", NULL);
     mk(&ev[5], EVENT_TICKET_STATUS, "ZQ-DH01", 400, "status", "closed",
        NULL); /* closed at the hall while in progress at the centre */
     mk(&ev[6], EVENT_TICKET_STATUS, "n1", 500, "status", "resolved", NULL);
@@ -1065,8 +1057,7 @@ static void test_ticket_id_format(void **state)
     const uint64_t midnight = 1795276800000ULL;
     ticket_id_format(out, sizeof out, "ZQ", hlc_pack(midnight, 3), 42);
     assert_string_equal(out, "ZQ-20261122-0042");
-    ticket_id_format(out, sizeof out, "ZQ", hlc_pack(midnight - 1, 0xffff),
-                     42);
+    ticket_id_format(out, sizeof out, "ZQ", hlc_pack(midnight - 1, 0xffff), 42);
     assert_string_equal(out, "ZQ-20261121-0042");
     /* 23:59 UTC is already the next day in Beijing */
     ticket_id_format(out, sizeof out, "ZQ-DH01",
