@@ -75,7 +75,7 @@ $(BIN)/gridesk: $(CLIOBJ)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBOBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $^ $(LIBS) $(TESTLIBS)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LIBS) $(TESTLIBS)
 
 unit: check-deps $(UNITBIN)
 	@fail=0; for t in $(UNITBIN); do echo "== $$t"; $$t || fail=1; done; exit $$fail

@@ -103,6 +103,9 @@ def precheck(writer, targets, deadline_s=10.0):
             time.sleep(0.1)
 
 
+killed = []  # the PID, once SIGKILL was sent
+
+
 def measure(writer, targets, pid, interval, timeout, deadline, max_inflight):
     lock = threading.Lock()
     done = threading.Event()
@@ -132,6 +135,7 @@ def measure(writer, targets, pid, interval, timeout, deadline, max_inflight):
 
     t_kill = time.monotonic()
     os.kill(pid, signal.SIGKILL)
+    killed.append(pid)
     n = 0
     skipped = 0
     while not done.is_set():
@@ -191,6 +195,7 @@ def main():
             res.update(ok=False, error="no acknowledged write within %.0f s" % a.deadline_s)
     except Exception as e:  # recorded in the result file, reported in the table
         res.update(ok=False, error=str(e))
+    res["killed"] = bool(killed)
     with open(a.out, "w") as f:
         json.dump(res, f)
         f.write("\n")

@@ -172,19 +172,35 @@ failover_round() {
   rc=$?
   grep -h '^failover-result' "$SYS_OUT/failover-$k.log" | cut -c1-300 >&2
   [ -s "$SYS_OUT/failover-$k.json" ] || failover_fail "$s" "$k" "probe wrote no result (rc $rc, see failover-$k.log)"
-  # Restart the member only if the probe did kill it.
-  if ! pid_alive "$pid"; then
+  # Restart the member only if the probe did kill it; a SIGKILLed process can
+  # take a moment to finish exiting.
+  if [ "$(python3 "$BENCH_DIR/util.py" json killed <"$SYS_OUT/failover-$k.json" 2>/dev/null)" = true ]; then
     reap_pid "$pid"
-    "${s}_start_member" "$leader"
+    if pid_alive "$pid"; then
+      note "$s" "failover round $k: m$leader (pid $pid) still running 5 s after SIGKILL"
+    else
+      "${s}_start_member" "$leader"
+    fi
   fi
   return $rc
+}
+
+# died_how PID: the kernel's line if that process crashed (segfault etc.).
+died_how() {
+  local line
+  line=$(dmesg 2>/dev/null | grep -F "[$1]: " | grep -E 'segfault|trap|general protection' | tail -1 \
+    | sed 's/^\[[ 0-9.]*\] //' | cut -c1-200)
+  [ -n "$line" ] && printf ' (kernel: %s)' "$line"
 }
 
 # heal_state SYSTEM: what each member says, for a note.
 heal_state() {
   local i out=""
   for i in 1 2 3; do
-    if ! pid_alive "${MEMBER_PID[$i]}"; then out+="m$i: not running; "; continue; fi
+    if ! pid_alive "${MEMBER_PID[$i]}"; then
+      out+="m$i: not running$(died_how "${MEMBER_PID[$i]}"); "
+      continue
+    fi
     out+="m$i: $("${1}_describe" "$i" 2>/dev/null | tr -d '\n' | cut -c1-160); "
   done
   printf '%s' "${out%; }"

@@ -430,8 +430,12 @@ static int fsm_raft_snapshot(struct raft_fsm *rf, struct raft_buffer *bufs[],
     if (*bufs == NULL) {
         return RAFT_NOMEM;
     }
+    data = NULL;
     rc = store_dump(f->store, raft_malloc, &data, &len, &err);
     if (rc != 0) {
+        if (data != NULL) {
+            raft_free(data); /* a failed second pass leaves the buffer */
+        }
         raft_free(*bufs);
         *bufs = NULL;
         log_error("snapshot failed", "err=\"%s\"", err.msg);

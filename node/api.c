@@ -839,8 +839,10 @@ static void handle_ticket_event(struct ctx *c, const char *id)
         rc = gd_strdup(&cmd.ev.status, status);
         if (rc == 0 && note) rc = gd_strdup(&cmd.ev.text, note);
     }
-    if (rc == 0 && t == EVENT_TICKET_REOPEN && (reason || text))
-        rc = gd_strdup(&cmd.ev.text, reason ? reason : text);
+    if (rc == 0 && t == EVENT_TICKET_REOPEN)
+        rc = gd_strdup(&cmd.ev.text, reason ? reason
+                                     : text ? text
+                                            : "(no reason given)");
     json_decref(o);
     if (rc != 0) {
         command_clear(&cmd);

@@ -78,8 +78,8 @@ int store_member_list(struct store *s, struct member_rec **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
-    struct store_iter *it = store_iter_new(s, STORE_CF_MEMBERS, NULL, 0, NULL,
-                                           0);
+    struct store_iter *it =
+        store_iter_new(s, STORE_CF_MEMBERS, NULL, 0, NULL, 0);
     struct member_rec *a = NULL;
     size_t na = 0, cap = 0;
     int rc = it != NULL ? 0 : GD_ENOMEM;
@@ -128,8 +128,8 @@ int store_cluster_get(struct store *s, struct cluster_rec *out,
     cluster_rec_init(out);
     char *v;
     size_t vlen;
-    int rc = store_get(s, STORE_CF_MEMBERS, CLUSTER_KEY, CLUSTER_KEY_LEN, &v,
-                       &vlen);
+    int rc =
+        store_get(s, STORE_CF_MEMBERS, CLUSTER_KEY, CLUSTER_KEY_LEN, &v, &vlen);
     if (rc == GD_ENOTFOUND)
         return gd_err_set(err, rc, "the cluster is not initialised");
     if (rc != 0)
@@ -151,8 +151,7 @@ int store_cluster_put(struct store_batch *b, const struct cluster_rec *c)
     int rc = cluster_rec_encode(c, &v, &vlen);
     if (rc != 0)
         return rc;
-    store_batch_put(b, STORE_CF_MEMBERS, CLUSTER_KEY, CLUSTER_KEY_LEN, v,
-                    vlen);
+    store_batch_put(b, STORE_CF_MEMBERS, CLUSTER_KEY, CLUSTER_KEY_LEN, v, vlen);
     free(v);
     return 0;
 }

@@ -49,8 +49,8 @@ uint64_t store_applied_index(struct store *s);
 /* Reads one value.  On success *val is a malloc'd copy the caller frees, with
  * a NUL byte after the *vlen bytes (not counted).  GD_ENOTFOUND, GD_EINVAL
  * (bad cf), GD_EIO, GD_ENOMEM. */
-int store_get(struct store *s, int cf, const void *key, size_t klen,
-              char **val, size_t *vlen);
+int store_get(struct store *s, int cf, const void *key, size_t klen, char **val,
+              size_t *vlen);
 
 /* --- Write batches ---------------------------------------------------------
  * A batch records puts and deletes in order; nothing is visible until
@@ -115,8 +115,8 @@ void store_iter_free(struct store_iter *it);
  * not NULL, also on error: a read failure in the second pass comes after the
  * allocation and hands the buffer back (with *len 0).  GD_ENOMEM, GD_EIO,
  * GD_ETOOBIG (over 2^31 pairs in one CF), GD_ECORRUPT. */
-int store_dump(struct store *s, void *(*alloc)(size_t), char **buf,
-               size_t *len, struct gd_err *err);
+int store_dump(struct store *s, void *(*alloc)(size_t), char **buf, size_t *len,
+               struct gd_err *err);
 
 /* Validates a whole dump (structure and checksum) and reads its applied
  * index.  GD_ECORRUPT for anything malformed. */

@@ -30,8 +30,8 @@ static bool key_eq(const struct key *a, const struct key *b)
 
 /* Index key: <tag>\0[<field>\0]<be64 hlc><id>; field NULL for the "a" index.
  * Returns false on OOM. */
-static bool index_key(struct key *k, char tag, const char *field,
-                      uint64_t hlc, const char *id)
+static bool index_key(struct key *k, char tag, const char *field, uint64_t hlc,
+                      const char *id)
 {
     size_t flen = field != NULL ? strlen(field) + 1 : 0;
     size_t ilen = strlen(id);
@@ -301,10 +301,9 @@ static bool ticket_matches(const struct ticket *t, const char *status,
     return true;
 }
 
-int store_ticket_list(struct store *s, const char *status,
-                      const char *customer, const char *after, size_t limit,
-                      struct ticket **items, size_t *n, char **next,
-                      struct gd_err *err)
+int store_ticket_list(struct store *s, const char *status, const char *customer,
+                      const char *after, size_t limit, struct ticket **items,
+                      size_t *n, char **next, struct gd_err *err)
 {
     *items = NULL;
     *n = 0;
@@ -315,7 +314,7 @@ int store_ticket_list(struct store *s, const char *status,
     struct key prefix = {0}, cur = {0}, start = {0}, last = {0};
     if (after != NULL && !cursor_decode(after, &cur))
         return gd_err_set(err, GD_EINVAL, "bad cursor");
-    bool ok = customer != NULL   ? index_prefix(&prefix, 'c', customer)
+    bool ok = customer != NULL ? index_prefix(&prefix, 'c', customer)
               : status != NULL ? index_prefix(&prefix, 's', status)
                                : index_prefix(&prefix, 'a', NULL);
     if (ok && cur.p != NULL) {

@@ -55,10 +55,9 @@ void store_events_free(struct event *evs, size_t n);
  * re-checked against the filters after it is read, so a concurrent change
  * never yields a ticket that does not match.  GD_EINVAL (bad limit or
  * cursor), GD_ECORRUPT, GD_EIO, GD_ENOMEM. */
-int store_ticket_list(struct store *s, const char *status,
-                      const char *customer, const char *after, size_t limit,
-                      struct ticket **items, size_t *n, char **next,
-                      struct gd_err *err);
+int store_ticket_list(struct store *s, const char *status, const char *customer,
+                      const char *after, size_t limit, struct ticket **items,
+                      size_t *n, char **next, struct gd_err *err);
 void store_tickets_free(struct ticket *items, size_t n);
 
 /* Number of tickets (a scan of the "a" index); 0 on a read error. */

@@ -598,3 +598,37 @@ def run_prog(argv, env=None, timeout=None, cwd=None, input_text=None):
     return subprocess.run(argv, env=full, cwd=cwd, capture_output=True, text=True,
                           timeout=timeout or t(30), input=input_text,
                           stdin=None if input_text is not None else subprocess.DEVNULL)
+
+
+def wait_same_listings(cluster, nodes, timeout, what="identical listings", limit=200):
+    """Wait until the full ticket listings (minus applied_index) of nodes are
+    identical; returns the listing.  On timeout the error says which node
+    differs from the first and how (counts, missing and extra ids)."""
+    last = {}
+
+    def same():
+        last.clear()
+        for nd in nodes:
+            last[nd.id] = [strip_applied(x) for x in cluster.list_all(nd, limit=limit)]
+        ref = last[nodes[0].id]
+        return ref if all(last[nd.id] == ref for nd in nodes[1:]) else None
+    try:
+        return wait_until(same, timeout, interval=0.5, what=what)
+    except AssertionError as e:
+        if len(last) != len(nodes):
+            raise
+        ref = last[nodes[0].id]
+        ref_ids = [x["id"] for x in ref]
+        lines = [str(e), "  node %d: %d tickets" % (nodes[0].id, len(ref))]
+        for nd in nodes[1:]:
+            got = last[nd.id]
+            ids = [x["id"] for x in got]
+            missing = [i for i in ref_ids if i not in set(ids)]
+            extra = [i for i in ids if i not in set(ref_ids)]
+            changed = [x["id"] for x in got if x["id"] in set(ref_ids) and x not in ref]
+            lines.append("  node %d: %d tickets; missing %d %r; extra %d %r; differing %d %r; "
+                         "same order: %s" % (nd.id, len(got), len(missing), missing[:5], len(extra),
+                                             extra[:5], len(changed), changed[:5],
+                                             [i for i in ids if i in set(ref_ids)] ==
+                                             [i for i in ref_ids if i in set(ids)]))
+        raise AssertionError("\n".join(lines))

@@ -100,9 +100,11 @@ def test_cli_login_tickets_cluster_status_and_exit_codes():
         # A second ticket; list with a filter.
         tk2 = cli.ok_json("ticket", "create", "--customer", "CLI-2", "--class", "complaint",
                           "--channel", "web", "--summary", "s2", "--description", "d2")
-        listed = _items(cli.ok_json("ticket", "list"))
-        ids = [x["id"] for x in listed]
-        assert tk["id"] in ids and tk2["id"] in ids, "ticket list: %r" % ids
+        # Reads are local to the follower and may lag a moment behind the commit.
+        ids = wait_until(lambda: (lambda ids: ids if tk2["id"] in ids else None)(
+            [x["id"] for x in _items(cli.ok_json("ticket", "list"))]), t(10),
+            what="ticket list showing the second ticket")
+        assert tk["id"] in ids, "ticket list: %r" % ids
         only1 = _items(cli.ok_json("ticket", "list", "--customer", "CLI-1"))
         assert [x["id"] for x in only1] == [tk["id"]], "ticket list --customer CLI-1: %r" % only1
 

@@ -6,7 +6,8 @@ SIGTERM on a leader hands leadership over, so writes continue quickly."""
 import threading
 import time
 
-from harness import Cluster, leader_id_of, strip_applied, t, ticket_body, wait_until
+from harness import (Cluster, leader_id_of, strip_applied, t, ticket_body, wait_same_listings,
+                     wait_until)
 
 TIMEOUT = 200
 
@@ -81,42 +82,40 @@ class Writers:
             return [a for a in self.acked if a[3] > when]
 
 
-def _check_all_acked_identical(c, acked):
-    """Every acknowledged ticket on every node, identical minus applied_index,
-    and the full listings equal."""
+def _check_acked(c, nodes, acked):
+    """Every acknowledged create is on every node of nodes, identical there
+    (minus applied_index) and holding what its create sent."""
     ids = [a[0] for a in acked]
     assert all(isinstance(i, str) and i for i in ids), "a 201 without an id"
     dup = sorted({i for i in ids if ids.count(i) > 1})
     assert not dup, "two acknowledged creates got the same id: %r" % dup[:10]
+    for tid, summary, _, _, via, body in acked:
+        per_node = []
+        for nd in nodes:
+            def get(nd=nd, tid=tid):
+                st, b = c.request(nd, "GET", "/v1/tickets/" + tid)
+                return (st, b) if st == 200 else None
+            try:
+                st, b = wait_until(get, t(10), what="ticket %s on node %d" % (tid, nd.id))
+            except AssertionError:
+                raise AssertionError("acknowledged ticket %s (created via node %d) -> %r on node %d"
+                                     % (tid, via, c.request(nd, "GET", "/v1/tickets/" + tid), nd.id))
+            per_node.append(strip_applied(b))
+        assert all(x == per_node[0] for x in per_node), \
+            "ticket %s differs between nodes %s: %r" % (tid, [n.id for n in nodes], per_node)
+        assert per_node[0]["summary"] == summary and per_node[0]["customer"] == body["customer"], \
+            "ticket %s holds %r, but its create sent %r" % (tid, per_node[0]["summary"], summary)
 
-    leader = c.leader()
 
-    def listings_equal():
-        ref = [strip_applied(x) for x in c.list_all(leader, limit=200)]
-        for nd in c.nodes:
-            if nd is leader:
-                continue
-            if [strip_applied(x) for x in c.list_all(nd, limit=200)] != ref:
-                return False
-        return ref
-    ref = wait_until(listings_equal, t(40), interval=0.5,
-                     what="identical full listings on all nodes")
+def _check_all_acked_identical(c, acked):
+    """Every acknowledged ticket on every node, identical minus applied_index,
+    and the full listings equal."""
+    ref = wait_same_listings(c, c.nodes, t(40), "identical full listings on all nodes")
     listed = {x["id"]: x for x in ref}
     missing = [a for a in acked if a[0] not in listed]
     assert not missing, "%d acknowledged tickets missing from the listing, e.g. %r" % (
         len(missing), missing[:3])
-
-    for tid, summary, _, _, via, body in acked:
-        per_node = []
-        for nd in c.nodes:
-            st, b = c.request(nd, "GET", "/v1/tickets/" + tid)
-            assert st == 200, "acknowledged ticket %s (via node %d) -> %s on node %d: %r" % (
-                tid, via, st, nd.id, b)
-            per_node.append(strip_applied(b))
-        assert all(x == per_node[0] for x in per_node), \
-            "ticket %s differs between nodes: %r" % (tid, per_node)
-        assert per_node[0]["summary"] == summary and per_node[0]["customer"] == body["customer"], \
-            "ticket %s holds %r, but its create sent %r" % (tid, per_node[0]["summary"], summary)
+    _check_acked(c, c.nodes, acked)
     return ref
 
 
@@ -152,6 +151,8 @@ def test_kill9_leader_under_writes_loses_nothing_acknowledged():
         assert not w.bad, "unexpected answers to creates: %r" % w.bad[:5]
         new_leader = c.leader()
         assert new_leader is not leader, "killed node still reported as leader"
+        # Nothing acknowledged was lost: every acked create is on both survivors.
+        _check_acked(c, c.running_nodes(), list(w.acked))
 
         # Restart the killed node on its data dir: it catches up.
         leader.start()
@@ -224,6 +225,4 @@ def test_sigterm_leader_hands_over_and_writes_continue_quickly():
         # The stopped node comes back as a follower and catches up.
         leader.start()
         c.wait_ready(timeout=t(60))
-        ref = [x["id"] for x in c.list_all(new_leader, limit=100)]
-        wait_until(lambda: [x["id"] for x in c.list_all(leader, limit=100)] == ref, t(20),
-                   what="restarted node lists the same tickets")
+        wait_same_listings(c, [new_leader, leader], t(20), "restarted node lists the same tickets")

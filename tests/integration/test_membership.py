@@ -5,7 +5,8 @@ is removed again; writes keep working.  A data dir restarted under another
 
 import threading
 
-from harness import (Cluster, run_prog, strip_applied, t, ticket_body, wait_until)
+from harness import (Cluster, run_prog, strip_applied, t, ticket_body, wait_same_listings,
+                     wait_until)
 
 TIMEOUT = 240
 
@@ -40,15 +41,8 @@ def _create_many(c, n, nodes):
     return out
 
 
-def _listing(c, nd):
-    return [strip_applied(x) for x in c.list_all(nd, limit=200)]
-
-
 def _wait_same_listing(c, nodes, timeout, what):
-    def same():
-        ref = _listing(c, nodes[0])
-        return all(_listing(c, nd) == ref for nd in nodes[1:]) and ref
-    return wait_until(same, timeout, interval=0.5, what=what)
+    return wait_same_listings(c, nodes, timeout, what)
 
 
 def _member_ids(c, nd):

@@ -8,7 +8,9 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <ftw.h>
+#include <rocksdb/c.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,8 +152,7 @@ static void expect_same_cfs(struct store *a, struct store *b)
     assert_int_equal(store_applied_index(a), store_applied_index(b));
 }
 
-static size_t cf_count(struct store *s, int cf, const void *prefix,
-                       size_t plen)
+static size_t cf_count(struct store *s, int cf, const void *prefix, size_t plen)
 {
     size_t n = 0;
     struct store_iter *it = store_iter_new(s, cf, prefix, plen, NULL, 0);
@@ -247,6 +248,70 @@ static void test_commit_and_reopen(void **state)
     s = open_store(dir); /* after a flush: from SST files */
     assert_int_equal(store_applied_index(s), 8);
     expect(s, STORE_CF_TICKETS, "t3", "three");
+    store_close(s);
+    rm_rf(t.dir);
+}
+
+/* A database that a newer version gave an extra column family still opens;
+ * a malformed applied index and a non-directory are clear errors. */
+static void test_open_edge_cases(void **state)
+{
+    struct tmp t;
+    tmp_make(&t);
+    struct gd_err err = {0};
+    struct store *s = NULL;
+    const char *file = tmp_path(&t, "file");
+    int fd = open(file, O_CREAT | O_WRONLY, 0644);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(store_open(file, &s, &err), GD_EIO);
+    assert_null(s);
+
+    const char *dir = tmp_path(&t, "db");
+    s = open_store(dir);
+    put1(s, STORE_CF_TICKETS, "t", "v", 3);
+    store_close(s);
+    rocksdb_options_t *o = rocksdb_options_create();
+    const char *names[] = {"default", "tickets", "events",  "index",
+                           "users",   "members", "counters"};
+    const rocksdb_options_t *opts[7] = {o, o, o, o, o, o, o};
+    rocksdb_column_family_handle_t *h[7];
+    char *e = NULL;
+    rocksdb_t *db = rocksdb_open_column_families(o, dir, 7, names, opts, h, &e);
+    assert_null(e);
+    rocksdb_column_family_handle_t *fut =
+        rocksdb_create_column_family(db, o, "future", &e);
+    assert_null(e);
+    rocksdb_column_family_handle_destroy(fut);
+    rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+    rocksdb_put(db, wo, "applied_index", 13, "abc", 3, &e);
+    assert_null(e);
+    for (int i = 0; i < 7; i++)
+        rocksdb_column_family_handle_destroy(h[i]);
+    rocksdb_close(db);
+    assert_int_equal(store_open(dir, &s, &err), GD_ECORRUPT);
+    assert_null(s);
+
+    db = rocksdb_open_column_families(o, dir, 7, names, opts, h, &e);
+    assert_non_null(e); /* "future" must be named too */
+    rocksdb_free(e);
+    e = NULL;
+    const char *names8[] = {"default", "tickets", "events",   "index",
+                            "users",   "members", "counters", "future"};
+    const rocksdb_options_t *opts8[8] = {o, o, o, o, o, o, o, o};
+    rocksdb_column_family_handle_t *h8[8];
+    db = rocksdb_open_column_families(o, dir, 8, names8, opts8, h8, &e);
+    assert_null(e);
+    rocksdb_delete(db, wo, "applied_index", 13, &e);
+    assert_null(e);
+    rocksdb_writeoptions_destroy(wo);
+    for (int i = 0; i < 8; i++)
+        rocksdb_column_family_handle_destroy(h8[i]);
+    rocksdb_close(db);
+    rocksdb_options_destroy(o);
+    s = open_store(dir); /* with "future" opened and left alone */
+    expect(s, STORE_CF_TICKETS, "t", "v");
+    assert_int_equal(store_applied_index(s), 0);
     store_close(s);
     rm_rf(t.dir);
 }
@@ -357,11 +422,10 @@ static void iter_keys(struct store *s, const char *prefix, size_t plen,
         char tmp[32];
         size_t o = 0;
         for (size_t i = 0; i < kl && o + 4 < sizeof tmp; i++)
-            o += (size_t)snprintf(tmp + o, sizeof tmp - o,
-                                  (unsigned char)k[i] < 0x80 && k[i] > 0x20
-                                      ? "%c"
-                                      : "%%%02x",
-                                  (unsigned char)k[i]);
+            o += (size_t)snprintf(
+                tmp + o, sizeof tmp - o,
+                (unsigned char)k[i] < 0x80 && k[i] > 0x20 ? "%c" : "%%%02x",
+                (unsigned char)k[i]);
         tmp[o] = '\0';
         if (out[0] != '\0')
             strncat(out, "|", cap - strlen(out) - 1);
@@ -376,9 +440,9 @@ static void test_iter_prefix_and_start(void **state)
     struct tmp t;
     tmp_make(&t);
     struct store *s = open_store(t.dir);
-    static const char *keys[] = {"a",  "ab",       "abc",          "ab\xff",
-                                 "ac", "b",        "\xff\xff",     "\xff\xff\x01",
-                                 "ab\xff\xff"};
+    static const char *keys[] = {"a",        "ab",           "abc",
+                                 "ab\xff",   "ac",           "b",
+                                 "\xff\xff", "\xff\xff\x01", "ab\xff\xff"};
     struct store_batch *b = store_batch_new();
     assert_non_null(b);
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
@@ -389,8 +453,7 @@ static void test_iter_prefix_and_start(void **state)
 
     char got[256];
     iter_keys(s, NULL, 0, NULL, 0, got, sizeof got);
-    assert_string_equal(got,
-                        "a|ab|abc|ab%ff|ab%ff%ff|ac|b|%ff%ff|%ff%ff%01");
+    assert_string_equal(got, "a|ab|abc|ab%ff|ab%ff%ff|ac|b|%ff%ff|%ff%ff%01");
     iter_keys(s, "ab", 2, NULL, 0, got, sizeof got);
     assert_string_equal(got, "ab|abc|ab%ff|ab%ff%ff");
     iter_keys(s, "ab", 2, "abd", 3, got, sizeof got);
@@ -475,6 +538,11 @@ static void populate(struct store *s, int n, uint64_t idx)
     store_batch_free(b);
 }
 
+static void *fail_alloc(size_t n)
+{
+    return NULL;
+}
+
 static void test_dump_load_roundtrip(void **state)
 {
     struct tmp t;
@@ -521,6 +589,11 @@ static void test_dump_load_roundtrip(void **state)
     b = open_store(tmp_path(&t, "b"));
     expect_same_cfs(a, b);
     assert_int_equal(store_ticket_count(b), 300);
+
+    /* An allocator that fails: GD_ENOMEM and no buffer. */
+    char *nobuf = (char *)1;
+    assert_int_equal(store_dump(a, fail_alloc, &nobuf, &len2, &err), GD_ENOMEM);
+    assert_null(nobuf);
 
     /* An empty store dumps and loads too (and empties b). */
     struct store *e = open_store(tmp_path(&t, "e"));
@@ -762,7 +835,8 @@ static void test_ticket_list_paging_and_filters(void **state)
 
     /* Bad cursors and limits. */
     static const char *bad[] = {
-        "",                       "zz",
+        "",
+        "zz",
         "0000000000002710",       /* hlc without id */
         "00000000000027105",      /* odd length */
         "00000000000027105A2D",   /* upper-case hex */
@@ -780,8 +854,8 @@ static void test_ticket_list_paging_and_filters(void **state)
         store_ticket_list(s, NULL, NULL, NULL, 1001, &items, &n, &next, &err),
         GD_EINVAL);
     /* A well-formed cursor past the end: an empty last page. */
-    assert_int_equal(store_ticket_list(s, NULL, NULL, "ffffffffffffffff41",
-                                       10, &items, &n, &next, &err),
+    assert_int_equal(store_ticket_list(s, NULL, NULL, "ffffffffffffffff41", 10,
+                                       &items, &n, &next, &err),
                      0);
     assert_int_equal(n, 0);
     assert_null(items);
@@ -802,9 +876,10 @@ static void test_events_sorted_by_id(void **state)
         const char *origin;
         uint32_t counter;
     } ids[] = {
-        {300, "A", 0},  {100, "B", 0},  {100, "A", 2},       {0x10000, "A", 0},
-        {100, "AB", 0}, {100, "A", 1},  {0xffffffff00, "Z", 7}, {100, "A", 256},
-        {255, "A", 0},  {100, "a", 0},
+        {300, "A", 0},          {100, "B", 0},   {100, "A", 2},
+        {0x10000, "A", 0},      {100, "AB", 0},  {100, "A", 1},
+        {0xffffffff00, "Z", 7}, {100, "A", 256}, {255, "A", 0},
+        {100, "a", 0},
     };
     size_t nids = sizeof ids / sizeof *ids;
     struct store_batch *b = store_batch_new();
@@ -872,10 +947,11 @@ static void test_records(void **state)
     populate(s, 0, 1); /* admin, member 1, cluster, counter */
     struct store_batch *b = store_batch_new();
     assert_non_null(b);
-    for (uint64_t id = 300; id >= 2; id -= 149) { /* 300, 151, 2 */
+    static const uint64_t ids[] = {300, 151, 2};
+    for (size_t i = 0; i < 3; i++) {
         struct member_rec m;
         member_rec_init(&m);
-        m.id = id;
+        m.id = ids[i];
         m.raft = xstrdup("r");
         assert_int_equal(store_member_put(b, &m), 0);
         member_rec_clear(&m);
@@ -920,6 +996,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_commit_and_reopen),
+        cmocka_unit_test(test_open_edge_cases),
         cmocka_unit_test(test_batch_invisible_until_commit),
         cmocka_unit_test(test_batch_atomic_across_kill),
         cmocka_unit_test(test_iter_prefix_and_start),
