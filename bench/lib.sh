@@ -48,7 +48,9 @@ started() {
 stop_pid() {
   local pid=$1 deadline
   [ -n "$pid" ] || return 0
-  if pid_alive "$pid" && ours "$pid"; then
+  if pid_alive "$pid" && ! ours "$pid"; then
+    log "not stopping pid $pid: it does not run $MEMBER_EXE (any more)"
+  elif pid_alive "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
     deadline=$(( $(now_ms) + 5000 ))
     while pid_alive "$pid" && [ "$(now_ms)" -lt "$deadline" ]; do sleep 0.05; done

@@ -12,13 +12,13 @@
 #
 # Environment (all optional):
 #   BENCH_SECONDS=10          measured seconds per wrk run (BENCH_QUICK=1: 3)
-#   BENCH_QUICK=1             quick mode: 3 s runs, 1 s warm-up, 3 failover runs
+#   BENCH_QUICK=1             quick mode: 3 s runs, 1 s warm-up
 #   BENCH_WARMUP_SECONDS=2    unmeasured wrk run before each measured one
 #   BENCH_CLIENTS="1 16 64"   concurrent connections (wrk -c)
 #   BENCH_WRK_THREADS=2       wrk threads (never more than the connections)
 #   BENCH_WRK_TIMEOUT=5       wrk per-request timeout, seconds
 #   BENCH_BODY_BYTES=512      ticket body bytes == etcd value bytes (pre-base64)
-#   BENCH_FAILOVER_RUNS=5     kill -9 rounds per system (BENCH_QUICK=1: 3)
+#   BENCH_FAILOVER_RUNS=5     kill -9 rounds per system; median and max reported
 #   BENCH_FAILOVER_DEADLINE=30  seconds a failover round may take before it fails
 #   BENCH_HEAL_TIMEOUT=30     seconds for the restarted member to rejoin before the
 #                             next round (else: a fresh cluster, and a note)
@@ -46,12 +46,11 @@ BENCH_QUICK=${BENCH_QUICK:-0}
 if [ "$BENCH_QUICK" = 1 ]; then
   BENCH_SECONDS=${BENCH_SECONDS:-3}
   BENCH_WARMUP_SECONDS=${BENCH_WARMUP_SECONDS:-1}
-  BENCH_FAILOVER_RUNS=${BENCH_FAILOVER_RUNS:-3}
 else
   BENCH_SECONDS=${BENCH_SECONDS:-10}
   BENCH_WARMUP_SECONDS=${BENCH_WARMUP_SECONDS:-2}
-  BENCH_FAILOVER_RUNS=${BENCH_FAILOVER_RUNS:-5}
 fi
+BENCH_FAILOVER_RUNS=${BENCH_FAILOVER_RUNS:-5}
 BENCH_CLIENTS=${BENCH_CLIENTS:-"1 16 64"}
 BENCH_WRK_THREADS=${BENCH_WRK_THREADS:-2}
 BENCH_WRK_TIMEOUT=${BENCH_WRK_TIMEOUT:-5}

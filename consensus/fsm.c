@@ -401,12 +401,44 @@ out:
     return rc;
 }
 
+void fsm_entry_frame(void *out, const char *payload, size_t len)
+{
+    unsigned char *p = out;
+    p[0] = (unsigned char)(len & 0xff);
+    p[1] = (unsigned char)((len >> 8) & 0xff);
+    p[2] = (unsigned char)((len >> 16) & 0xff);
+    p[3] = (unsigned char)((len >> 24) & 0xff);
+    memcpy(p + 4, payload, len);
+}
+
+long long fsm_entry_payload(const void *entry, size_t entry_len,
+                            const char **payload)
+{
+    const unsigned char *p = entry;
+    uint32_t len;
+
+    if (entry_len < 4) {
+        return -1;
+    }
+    len = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+          (uint32_t)p[3] << 24;
+    if ((size_t)len > entry_len - 4) {
+        return -1;
+    }
+    *payload = (const char *)p + 4;
+    return len;
+}
+
 static int fsm_raft_apply(struct raft_fsm *rf, const struct raft_buffer *buf,
                           void **result)
 {
     struct fsm *f = rf->data;
     uint64_t index = raft_last_applied(f->raft) + 1;
-    int rc = fsm_apply_batch(f, index, buf->base, buf->len);
+    const char *payload = "";
+    long long plen = fsm_entry_payload(buf->base, buf->len, &payload);
+    /* A malformed frame decodes as an empty (undecodable) batch on every
+     * replica alike: the index is recorded, nothing else. */
+    int rc = fsm_apply_batch(f, index, payload, plen < 0 ? 0 : (size_t)plen);
 
     *result = f;
     if (rc != 0) {

@@ -40,6 +40,15 @@ struct fsm {
     void *on_hlc_data;
 };
 
+/* Raft entry framing: [u32 little-endian payload length][payload][zero
+ * padding to a multiple of 8 bytes] (libraft 0.15 requires 8-byte multiple
+ * entry lengths).  frame writes into out (4 + len bytes, padding already
+ * zeroed by the caller); payload returns the payload's length, or -1 when
+ * the frame is malformed. */
+void fsm_entry_frame(void *out, const char *payload, size_t len);
+long long fsm_entry_payload(const void *entry, size_t entry_len,
+                            const char **payload);
+
 int fsm_init(struct fsm *f, struct store *s);
 void fsm_close(struct fsm *f);
 

@@ -190,15 +190,18 @@ static int flush_one(struct rnode *n)
         fail_proposals(list, rc, "cannot encode command");
         return rc;
     }
-    rbuf.base = raft_malloc(len);
+    /* libraft's segment format needs entry lengths that are multiples of
+     * 8 (its loader sums unpadded lengths): frame as [u32 len][payload]
+     * [zero padding], see fsm_entry_payload(). */
+    rbuf.len = (4 + len + 7) & ~(size_t)7;
+    rbuf.base = len <= UINT32_MAX ? raft_calloc(1, rbuf.len) : NULL;
     if (rbuf.base == NULL) {
         free(buf);
         free(inf);
         fail_proposals(list, GD_ENOMEM, "out of memory");
         return GD_ENOMEM;
     }
-    memcpy(rbuf.base, buf, len);
-    rbuf.len = len;
+    fsm_entry_frame(rbuf.base, buf, len);
     free(buf);
     inf->n = n;
     inf->list = list;

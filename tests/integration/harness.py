@@ -266,7 +266,18 @@ class Node:
         env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
         env.update(self.env)
-        return env
+        # A value of None in the node's env removes the variable.
+        return {k: v for k, v in env.items() if v is not None}
+
+    def metric(self, name, timeout=None):
+        """Value of an unlabelled metric from /metrics (None if absent)."""
+        st, text = self.request("GET", "/metrics", timeout=timeout or t(5))
+        assert st == 200, "/metrics on node %d: %s %r" % (self.id, st, text)
+        for line in str(text).splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0] == name:
+                return float(parts[1])
+        return None
 
     def start(self):
         if not os.path.exists(GRIDESKD):

@@ -127,7 +127,7 @@ def test_kill9_leader_under_writes_loses_nothing_acknowledged():
         w.start()
         try:
             wait_until(lambda: len(w.acked) >= 20, t(20), what="20 creates acknowledged before the kill")
-            time.sleep(0.5)
+            time.sleep(1.5)
             before = len(w.acked)
             t_kill = time.monotonic()
             leader.kill9()

@@ -72,6 +72,12 @@ def test_join_after_compaction_catches_up_then_remove():
             assert by_id[nd.id]["raft"] == nd.raft, (by_id[nd.id], nd.raft)
             assert by_id[nd.id]["http"] == nd.http, (by_id[nd.id], nd.http)
 
+        # The log was compacted: every node has taken snapshots.
+        for nd in c.nodes:
+            taken = nd.metric("gridesk_snapshots_taken_total")
+            assert taken is None or taken >= 1, "node %d took no snapshot after 300 writes " \
+                "with --snapshot-threshold 64" % nd.id
+
         # A 4th node joins through a follower's HTTP address.
         n4 = c.add_node(join_via=followers[0])
         assert n4.id == 4
@@ -82,6 +88,10 @@ def test_join_after_compaction_catches_up_then_remove():
                                  "node 4 listing equal to the leader's after join")
         assert {x["id"] for x in ref} >= {x["id"] for x in created}
 
+        restored = n4.metric("gridesk_snapshots_restored_total")
+        print("  node 4 snapshots restored: %s" % restored)
+        assert restored is None or restored >= 1, \
+            "node 4 caught up on a compacted log without installing a snapshot?"
         for nd in c.nodes:
             wait_until(lambda nd=nd: _member_ids(c, nd) == [1, 2, 3, 4], t(30),
                        what="node %d status listing members 1-4" % nd.id)
@@ -108,6 +118,21 @@ def test_join_after_compaction_catches_up_then_remove():
             for nd in c.nodes[:3]:
                 wait_until(lambda nd=nd, tk=tk: c.request(nd, "GET", "/v1/tickets/" + tk["id"])[0] == 200,
                            t(15), what="ticket %s on node %d after removal" % (tk["id"], nd.id))
+
+        # A 5th node joins with a token (GRIDESK_TOKEN) instead of the admin
+        # password, catches up, and is removed again.
+        n5 = c.add_node(join_via=leader, node_id=5,
+                        extra_env={"GRIDESK_ADMIN_PASSWORD": None, "GRIDESK_TOKEN": c.token})
+        wait_until(lambda: n5.health() is not None or not n5.running(), t(60), interval=0.3,
+                   what="node 5 (joined with GRIDESK_TOKEN) answering /healthz")
+        assert n5.running(), "node 5 joining with GRIDESK_TOKEN exited rc=%s" % n5.proc.returncode
+        _wait_same_listing(c, [leader, n5], t(60), "node 5 listing equal to the leader's")
+        wait_until(lambda: _member_ids(c, leader) == [1, 2, 3, 5], t(30),
+                   what="leader status listing members 1, 2, 3, 5")
+        c.write(leader, "DELETE", "/v1/cluster/members/5", None, expect=(200, 204))
+        wait_until(lambda: _member_ids(c, leader) == [1, 2, 3], t(30),
+                   what="leader status listing members 1-3 after removing 5")
+        n5.stop(timeout=t(20))
 
         # Unknown member -> 404.
         st, b = c.request(leader, "DELETE", "/v1/cluster/members/99")

@@ -49,6 +49,16 @@ def test_writes_through_follower_replicate_and_list_on_every_node():
             assert st == 200, "token from node %d refused by node %d: %s %r" % (fa.id, nd.id, st, b)
         c.token = tok_fa
 
+        # /healthz and /metrics answer without a token on every node.
+        for nd in c.nodes:
+            h = nd.health()
+            for f in ("status", "id", "role", "leader", "applied_index"):
+                assert f in h, "healthz lacks %r: %r" % (f, h)
+            assert h["status"] == "ok" and h["id"] == nd.id, h
+            st, text = nd.request("GET", "/metrics")
+            assert st == 200 and "# TYPE" in str(text), "/metrics on node %d: %s %r" % (
+                nd.id, st, str(text)[:200])
+
         # --- creates through follower A
         customers = ["CUST-A", "CUST-B", "CUST-C"]
         created = []
