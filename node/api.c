@@ -810,11 +810,11 @@ static void handle_ticket_event(struct ctx *c, const char *id)
     }
     t = event_type_parse(type);
     if (t < 0 || t == EVENT_TICKET_CREATE) {
-        json_decref(o);
         send_error(c, GD_EINVAL,
                    "unknown event type \"%s\" (accept, comment, status, "
                    "reopen)",
                    type);
+        json_decref(o); /* type points into o */
         return;
     }
     if (t == EVENT_TICKET_COMMENT && (text == NULL || *text == '\0')) {

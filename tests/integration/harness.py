@@ -7,7 +7,7 @@ exit.  Python 3 standard library only.
 Environment:
   GRIDESK_BIN    directory holding grideskd and gridesk (default /work/main/bin)
   GRIDESK_KEEP=1 keep temp dirs (data + logs) after the run
-  GRIDESK_SLOW   multiplier for every timeout (default 3 when GRIDESK_BIN
+  GRIDESK_SLOW   multiplier for every timeout (default 2 when GRIDESK_BIN
                  looks like a sanitizer build, else 1)
 """
 
@@ -31,7 +31,7 @@ GRIDESKD = os.path.join(BIN_DIR, "grideskd")
 GRIDESK = os.path.join(BIN_DIR, "gridesk")
 KEEP = os.environ.get("GRIDESK_KEEP") == "1"
 SLOW = float(os.environ.get("GRIDESK_SLOW",
-                            "3" if "san" in os.path.basename(BIN_DIR) else "1"))
+                            "2" if "san" in os.path.basename(BIN_DIR) else "1"))
 PASSWORD = "it-admin-pw-7Qx"
 ADMIN = "admin"
 
@@ -113,10 +113,6 @@ def node_mark():
 
 # ---------------------------------------------------------------- HTTP
 
-class HTTPError(Exception):
-    pass
-
-
 def http_request(addr, method, path, body=None, token=None, raw_body=None,
                  headers=None, timeout=None):
     """One HTTP request on a fresh connection.
@@ -170,6 +166,10 @@ def strip_applied(obj):
     return obj
 
 
+class Fatal(AssertionError):
+    """Raised inside a wait_until predicate: stop waiting, fail now."""
+
+
 def wait_until(pred, timeout, interval=0.1, what=None):
     """Poll pred() until it returns a truthy value (returned) or timeout
     seconds pass (AssertionError).  Exceptions from pred count as 'not yet'.
@@ -184,6 +184,8 @@ def wait_until(pred, timeout, interval=0.1, what=None):
             if v:
                 return v
             last_val = v
+        except Fatal:
+            raise
         except Exception as e:  # noqa: BLE001 -- polling: any failure is "not yet"
             last_exc = e
         if time.monotonic() >= deadline:
@@ -450,7 +452,8 @@ class Cluster:
             leaders = set()
             for nd in nodes:
                 if not nd.running():
-                    raise AssertionError("node %d exited with rc=%s" % (nd.id, nd.proc.returncode))
+                    raise Fatal("node %d exited with rc=%s while waiting for it to be ready; "
+                                "log tail:\n%s" % (nd.id, nd.proc.returncode, nd.log_tail(15)))
                 h = nd.health(timeout=t(3))
                 if h is None:
                     return False
@@ -643,3 +646,32 @@ def wait_same_listings(cluster, nodes, timeout, what="identical listings", limit
                                              [i for i in ids if i in set(ref_ids)] ==
                                              [i for i in ref_ids if i in set(ids)]))
         raise AssertionError("\n".join(lines))
+
+
+def wait_tickets_everywhere(cluster, nodes, tickets, timeout, what="tickets"):
+    """Wait, with ONE deadline for all of them, until every node in nodes
+    answers 200 for every ticket (dicts with "id", or ids).  Fails listing
+    what is still missing where."""
+    ids = [x["id"] if isinstance(x, dict) else x for x in tickets]
+    pending = {(nd.id, tid) for nd in nodes for tid in ids}
+    by_id = {nd.id: nd for nd in nodes}
+    deadline = time.monotonic() + timeout
+    for _ in range(100000):
+        for key in sorted(pending):
+            nid, tid = key
+            try:
+                st, _ = cluster.request(by_id[nid], "GET", "/v1/tickets/" + tid, timeout=t(5))
+            except OSError:
+                continue
+            if st == 200:
+                pending.discard(key)
+        if not pending or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    if pending:
+        where = {}
+        for nid, tid in sorted(pending):
+            where.setdefault(nid, []).append(tid)
+        raise AssertionError("%s: after %.0fs still missing %s" % (
+            what, timeout, "; ".join("node %d: %d, e.g. %r" % (nid, len(v), v[:5])
+                                     for nid, v in sorted(where.items()))))

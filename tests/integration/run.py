@@ -32,18 +32,10 @@ def _sigterm(signum, frame):
     raise SystemExit(130)
 
 
-def discover(filters):
-    tests = []
-    for fname in sorted(os.listdir(HERE)):
-        if not (fname.startswith("test_") and fname.endswith(".py")):
-            continue
-        modname = fname[:-3]
-        tests.append((modname, None))
-    return tests
-
-
-def load_module(modname):
-    return importlib.import_module(modname)
+def discover():
+    """Module names of tests/integration/test_*.py, sorted."""
+    return [f[:-3] for f in sorted(os.listdir(HERE))
+            if f.startswith("test_") and f.endswith(".py")]
 
 
 def module_tests(mod):
@@ -92,9 +84,9 @@ def main(argv):
     passed = failed = 0
     t_suite = time.monotonic()
     print("grideskd: %s (GRIDESK_SLOW=%g)" % (harness.GRIDESKD, harness.SLOW), flush=True)
-    for modname, _ in discover(filters):
+    for modname in discover():
         try:
-            mod = load_module(modname)
+            mod = importlib.import_module(modname)
         except Exception:  # noqa: BLE001
             print("FAIL %s: import error" % modname)
             traceback.print_exc(file=sys.stdout)

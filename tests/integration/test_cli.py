@@ -9,7 +9,7 @@ import stat
 
 from harness import GRIDESK, PASSWORD, Cluster, make_temp_dir, run_prog, t, wait_until
 
-TIMEOUT = 120
+TIMEOUT = 60
 
 
 class Cli:

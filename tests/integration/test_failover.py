@@ -7,9 +7,9 @@ import threading
 import time
 
 from harness import (Cluster, leader_id_of, strip_applied, t, ticket_body, wait_same_listings,
-                     wait_until)
+                     wait_tickets_everywhere, wait_until)
 
-TIMEOUT = 200
+TIMEOUT = 120
 
 
 class Writers:
@@ -89,17 +89,13 @@ def _check_acked(c, nodes, acked):
     assert all(isinstance(i, str) and i for i in ids), "a 201 without an id"
     dup = sorted({i for i in ids if ids.count(i) > 1})
     assert not dup, "two acknowledged creates got the same id: %r" % dup[:10]
+    wait_tickets_everywhere(c, nodes, ids, t(15), "acknowledged creates")
     for tid, summary, _, _, via, body in acked:
         per_node = []
         for nd in nodes:
-            def get(nd=nd, tid=tid):
-                st, b = c.request(nd, "GET", "/v1/tickets/" + tid)
-                return (st, b) if st == 200 else None
-            try:
-                st, b = wait_until(get, t(10), what="ticket %s on node %d" % (tid, nd.id))
-            except AssertionError:
-                raise AssertionError("acknowledged ticket %s (created via node %d) -> %r on node %d"
-                                     % (tid, via, c.request(nd, "GET", "/v1/tickets/" + tid), nd.id))
+            st, b = c.request(nd, "GET", "/v1/tickets/" + tid)
+            assert st == 200, "acknowledged ticket %s (created via node %d) -> %s on node %d: %r" % (
+                tid, via, st, nd.id, b)
             per_node.append(strip_applied(b))
         assert all(x == per_node[0] for x in per_node), \
             "ticket %s differs between nodes %s: %r" % (tid, [n.id for n in nodes], per_node)
@@ -110,7 +106,7 @@ def _check_acked(c, nodes, acked):
 def _check_all_acked_identical(c, acked):
     """Every acknowledged ticket on every node, identical minus applied_index,
     and the full listings equal."""
-    ref = wait_same_listings(c, c.nodes, t(40), "identical full listings on all nodes")
+    ref = wait_same_listings(c, c.nodes, t(20), "identical full listings on all nodes")
     listed = {x["id"]: x for x in ref}
     missing = [a for a in acked if a[0] not in listed]
     assert not missing, "%d acknowledged tickets missing from the listing, e.g. %r" % (
@@ -161,9 +157,7 @@ def test_kill9_leader_under_writes_loses_nothing_acknowledged():
         _check_all_acked_identical(c, acked)
         # A write through the restarted node works and replicates.
         tk = c.create_ticket(leader, summary="after restart")
-        for nd in c.nodes:
-            wait_until(lambda nd=nd: c.request(nd, "GET", "/v1/tickets/" + tk["id"])[0] == 200,
-                       t(10), what="post-restart ticket on node %d" % nd.id)
+        wait_tickets_everywhere(c, c.nodes, [tk], t(10), "ticket written through the restarted node")
 
 
 def test_sigterm_leader_hands_over_and_writes_continue_quickly():

@@ -6,9 +6,9 @@ is removed again; writes keep working.  A data dir restarted under another
 import threading
 
 from harness import (Cluster, run_prog, strip_applied, t, ticket_body, wait_same_listings,
-                     wait_until)
+                     wait_tickets_everywhere, wait_until)
 
-TIMEOUT = 240
+TIMEOUT = 150
 
 
 def _create_many(c, n, nodes):
@@ -81,10 +81,10 @@ def test_join_after_compaction_catches_up_then_remove():
         # A 4th node joins through a follower's HTTP address.
         n4 = c.add_node(join_via=followers[0])
         assert n4.id == 4
-        wait_until(lambda: n4.health() is not None or not n4.running(), t(60), interval=0.3,
+        wait_until(lambda: n4.health() is not None or not n4.running(), t(30), interval=0.3,
                    what="node 4 answering /healthz")
         assert n4.running(), "joining node exited with rc=%s" % n4.proc.returncode
-        ref = _wait_same_listing(c, [leader, n4], t(60),
+        ref = _wait_same_listing(c, [leader, n4], t(30),
                                  "node 4 listing equal to the leader's after join")
         assert {x["id"] for x in ref} >= {x["id"] for x in created}
 
@@ -101,11 +101,8 @@ def test_join_after_compaction_catches_up_then_remove():
         # More writes: visible on node 4; a write through node 4 is forwarded.
         more = _create_many(c, 20, c.nodes[:3])
         via4 = c.create_ticket(n4, summary="written through node 4")
-        for tk in more + [via4]:
-            for nd in c.nodes:
-                wait_until(lambda nd=nd, tk=tk: c.request(nd, "GET", "/v1/tickets/" + tk["id"])[0] == 200,
-                           t(15), what="ticket %s on node %d" % (tk["id"], nd.id))
-        _wait_same_listing(c, c.nodes, t(30), "all four listings equal")
+        wait_tickets_everywhere(c, c.nodes, more + [via4], t(15), "tickets written after the join")
+        _wait_same_listing(c, c.nodes, t(20), "all four listings equal")
 
         # Remove node 4 (ask a follower: forwarded to the leader).
         st, b = c.write(followers[1], "DELETE", "/v1/cluster/members/4", None, expect=(200, 204))
@@ -114,19 +111,16 @@ def test_join_after_compaction_catches_up_then_remove():
                        what="node %d status listing members 1-3 after removal" % nd.id)
         n4.stop(timeout=t(20))
         after = _create_many(c, 10, c.nodes[:3])
-        for tk in after:
-            for nd in c.nodes[:3]:
-                wait_until(lambda nd=nd, tk=tk: c.request(nd, "GET", "/v1/tickets/" + tk["id"])[0] == 200,
-                           t(15), what="ticket %s on node %d after removal" % (tk["id"], nd.id))
+        wait_tickets_everywhere(c, c.nodes[:3], after, t(15), "tickets written after removing node 4")
 
         # A 5th node joins with a token (GRIDESK_TOKEN) instead of the admin
         # password, catches up, and is removed again.
         n5 = c.add_node(join_via=leader, node_id=5,
                         extra_env={"GRIDESK_ADMIN_PASSWORD": None, "GRIDESK_TOKEN": c.token})
-        wait_until(lambda: n5.health() is not None or not n5.running(), t(60), interval=0.3,
+        wait_until(lambda: n5.health() is not None or not n5.running(), t(30), interval=0.3,
                    what="node 5 (joined with GRIDESK_TOKEN) answering /healthz")
         assert n5.running(), "node 5 joining with GRIDESK_TOKEN exited rc=%s" % n5.proc.returncode
-        _wait_same_listing(c, [leader, n5], t(60), "node 5 listing equal to the leader's")
+        _wait_same_listing(c, [leader, n5], t(30), "node 5 listing equal to the leader's")
         wait_until(lambda: _member_ids(c, leader) == [1, 2, 3, 5], t(30),
                    what="leader status listing members 1, 2, 3, 5")
         c.write(leader, "DELETE", "/v1/cluster/members/5", None, expect=(200, 204))
@@ -160,8 +154,8 @@ def test_restart_with_other_id_is_refused_and_snapshot_restart_works():
         # log tail) under its own id and catches up.
         more = _create_many(c, 40, [nd for nd in c.nodes if nd is not victim])
         victim.start()
-        c.wait_ready(timeout=t(60))
-        _wait_same_listing(c, c.nodes, t(40), "restarted node's listing equal to the others'")
+        c.wait_ready(timeout=t(30))
+        _wait_same_listing(c, c.nodes, t(20), "restarted node's listing equal to the others'")
         for tk in more:
             st, b = c.request(victim, "GET", "/v1/tickets/" + tk["id"])
             assert st == 200 and strip_applied(b) == strip_applied(tk), (tk["id"], st, b)

@@ -7,7 +7,7 @@ import re
 
 from harness import (ADMIN, PASSWORD, Cluster, strip_applied, t, wait_until)
 
-TIMEOUT = 150
+TIMEOUT = 90
 
 ID_RE = re.compile(r"^GD-\d{8}-\d{4,}$")
 EVENT_FIELDS = ("id", "type", "actor", "at", "channel", "node")
