@@ -10,7 +10,6 @@ import re
 import socket
 import time
 
-import harness
 from harness import (ADMIN, GRIDESK, GRIDESKD, Cluster, free_port, make_temp_dir,
                      run_prog, strip_applied, t, ticket_body, wait_until)
 

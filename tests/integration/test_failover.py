@@ -190,7 +190,6 @@ def test_sigterm_leader_hands_over_and_writes_continue_quickly():
                         t_new = time.monotonic()
                         break
             if t_exit is not None and t_write is None:
-                sent = time.monotonic()
                 nd = survivors[n % 2]
                 try:
                     st, b = c.request(nd, "POST", "/v1/tickets", ticket_body(summary="after handover"),
