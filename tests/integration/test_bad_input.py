@@ -30,6 +30,11 @@ def setup_module():
     st, tk = c.write(leader, "POST", "/v1/tickets/%s/events" % tk["id"],
                      {"type": "accept", "owner": "agent1"}, expect=(200,))
     S["target"] = tk
+    # one ticket closed straight from new
+    st, closed = c.write(leader, "POST", "/v1/tickets/%s/events" % S["tickets"][2]["id"],
+                         {"type": "status", "status": "closed"}, expect=(200,))
+    assert closed["status"] == "closed", closed
+    S["closed"] = closed
     for x in S["tickets"]:
         for nd in c.nodes:
             wait_until(lambda nd=nd, x=x: c.request(nd, "GET", "/v1/tickets/" + x["id"])[0] == 200,
@@ -270,6 +275,23 @@ def test_bad_transitions_from_new_are_409():
         "ticket changed by refused events: %r" % b
 
 
+def test_bad_transitions_from_closed_are_409():
+    """closed only reopens: accept is new -> accepted, nothing else."""
+    c = S["c"]
+    tid = S["closed"]["id"]
+    for body in [{"type": "accept", "owner": "agent3"}, {"type": "accept"},
+                 {"type": "status", "status": "in_progress"},
+                 {"type": "status", "status": "resolved"},
+                 {"type": "status", "status": "closed"},
+                 {"type": "status", "status": "accepted"}]:
+        _expect_error(c.request(c.nodes[1], "POST", "/v1/tickets/%s/events" % tid, body), 409,
+                      "conflict", "event %r on a closed ticket" % body)
+    st, b = c.request(c.nodes[1], "GET", "/v1/tickets/" + tid)
+    assert st == 200 and strip_applied(b) == strip_applied(S["closed"]), \
+        "closed ticket changed by refused events:\n was %r\n now %r" % (
+            strip_applied(S["closed"]), strip_applied(b))
+
+
 # ------------------------------------------------------------------ listing
 
 def test_bad_limit_and_cursor_are_400():
@@ -300,6 +322,38 @@ def test_zz_nothing_changed_and_every_node_alive():
         assert st == 200 and strip_applied(b) == strip_applied(S["target"]), \
             "node %d: refused events changed the ticket:\n was %r\n now %r" % (
                 nd.id, strip_applied(S["target"]), b)
+
+
+# ------------------------------------------------------------------ corrupt files
+
+def test_corrupt_raft_log_is_refused_with_a_message_not_a_crash():
+    """A data dir whose Raft segments were damaged: grideskd must refuse to
+    start with a message (exit 1 or 2), not die on a signal."""
+    with Cluster(1) as c:
+        nd = c.nodes[0]
+        for _ in range(20):
+            c.create_ticket(nd)
+        assert nd.stop() == 0
+        raft_dir = os.path.join(nd.data, "raft")
+        assert os.path.isdir(raft_dir), "no raft dir in %s: %r" % (nd.data, os.listdir(nd.data))
+        segs = [os.path.join(raft_dir, f) for f in sorted(os.listdir(raft_dir))
+                if f[:1].isdigit() or f.startswith("open-")]
+        damaged = 0
+        for sg in segs:
+            size = os.path.getsize(sg)
+            if size < 64:
+                continue
+            with open(sg, "r+b") as f:
+                f.seek(min(size // 2, 200))
+                f.write(b"\xde\xad\xbe\xef" * 8)
+            damaged += 1
+        assert damaged, "no segment to damage in %r" % os.listdir(raft_dir)
+        p = run_prog(nd.argv(), env={"GRIDESK_ADMIN_PASSWORD": "x"}, timeout=t(30))
+        print("  damaged %d segment(s): rc=%d stderr=%r" % (damaged, p.returncode, p.stderr[-300:]))
+        assert p.returncode >= 0, "grideskd died on signal %d on a damaged Raft log (stderr %r)" % (
+            -p.returncode, p.stderr[-500:])
+        assert p.returncode in (1, 2), "damaged Raft log: exit %d (want 1 or 2)" % p.returncode
+        assert p.stderr.strip(), "damaged Raft log: no message on stderr"
 
 
 # ------------------------------------------------------------------ CLI / daemon usage
