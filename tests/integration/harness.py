@@ -39,6 +39,22 @@ CLASSES = ["complaint", "fault_repair", "service_request", "consultation",
            "suggestion", "opinion", "praise"]
 CHANNELS = ["hotline", "hall", "web", "app", "wechat", "sms", "field"]
 
+# Sanitizer builds: a report makes the process exit with a code of its own,
+# and the runner fails any test whose node logs hold a report.
+ASAN_OPTIONS = "detect_leaks=0:abort_on_error=0:exitcode=86"
+UBSAN_OPTIONS = "print_stacktrace=1:halt_on_error=1:exitcode=87"
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "ERROR: UndefinedBehaviorSanitizer", "WARNING: AddressSanitizer")
+
+
+def sanitizer_report(text):
+    """The first sanitizer report line in text, or None."""
+    for line in (text or "").splitlines():
+        if any(m in line for m in SANITIZER_MARKERS):
+            return line.strip()
+    return None
+
+
 _lock = threading.Lock()
 _all_nodes = []        # every Node ever created in this process
 _temp_dirs = []        # every temp dir we made
@@ -265,8 +281,8 @@ class Node:
         env.pop("GRIDESK_TOKEN", None)
         env["GRIDESK_ADMIN_PASSWORD"] = PASSWORD
         # Sanitizer builds: fail loudly, no leak noise at every exit.
-        env.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
-        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        env.setdefault("ASAN_OPTIONS", ASAN_OPTIONS)
+        env.setdefault("UBSAN_OPTIONS", UBSAN_OPTIONS)
         env.update(self.env)
         # A value of None in the node's env removes the variable.
         return {k: v for k, v in env.items() if v is not None}
@@ -370,6 +386,18 @@ class Node:
         if self.running():
             self.stop()
         return self.start()
+
+    def new_sanitizer_reports(self):
+        """Sanitizer report lines written to the log since the last call."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(getattr(self, "_scanned", 0))
+                data = f.read()
+                self._scanned = f.tell()
+        except OSError:
+            return []
+        return [ln.strip() for ln in data.decode("utf-8", "replace").splitlines()
+                if any(m in ln for m in SANITIZER_MARKERS)]
 
     def log_tail(self, lines=40):
         return tail(self.log_path, lines)
@@ -606,7 +634,8 @@ def run_prog(argv, env=None, timeout=None, cwd=None, input_text=None):
     full = dict(os.environ)
     full.pop("GRIDESK_TOKEN", None)
     full.pop("GRIDESK_PASSWORD", None)
-    full.setdefault("ASAN_OPTIONS", "detect_leaks=0")
+    full.setdefault("ASAN_OPTIONS", ASAN_OPTIONS)
+    full.setdefault("UBSAN_OPTIONS", UBSAN_OPTIONS)
     if env:
         full.update(env)
     return subprocess.run(argv, env=full, cwd=cwd, capture_output=True, text=True,

@@ -118,6 +118,16 @@ def main(argv):
             t0 = time.monotonic()
             exc, timed_out = run_with_timeout(fn, timeout)
             dt = time.monotonic() - t0
+            # A sanitizer report in any node's log fails the test, even if
+            # the node kept answering.
+            reports = []
+            for nd in set(harness.nodes_since(mod_mark)):
+                reports += ["node %d: %s" % (nd.id, r) for r in nd.new_sanitizer_reports()]
+            if reports and not exc and not timed_out:
+                try:
+                    raise AssertionError("sanitizer report in node logs: %s" % "; ".join(reports[:3]))
+                except AssertionError:
+                    exc = sys.exc_info()
             if not exc and not timed_out:
                 print("PASS %s (%.1fs)" % (full, dt), flush=True)
                 passed += 1

@@ -11,7 +11,7 @@ import socket
 import time
 
 from harness import (ADMIN, GRIDESK, GRIDESKD, Cluster, free_port, make_temp_dir,
-                     run_prog, strip_applied, t, ticket_body, wait_until)
+                     run_prog, sanitizer_report, strip_applied, t, ticket_body, wait_until)
 
 TIMEOUT = 90
 MAX_BODY = 65536
@@ -352,6 +352,8 @@ def test_corrupt_raft_log_is_refused_with_a_message_not_a_crash():
         print("  damaged %d segment(s): rc=%d stderr=%r" % (damaged, p.returncode, p.stderr[-300:]))
         assert p.returncode >= 0, "grideskd died on signal %d on a damaged Raft log (stderr %r)" % (
             -p.returncode, p.stderr[-500:])
+        rep = sanitizer_report(p.stderr + p.stdout)
+        assert rep is None, "damaged Raft log: sanitizer report: %s" % rep
         assert p.returncode in (1, 2), "damaged Raft log: exit %d (want 1 or 2)" % p.returncode
         assert p.stderr.strip(), "damaged Raft log: no message on stderr"
 
@@ -394,6 +396,8 @@ def test_grideskd_bad_flags_exit_2_with_one_line():
             bad.append("grideskd %s: %r" % (" ".join(argv), e))
             continue
         lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
-        if p.returncode != 2 or len(lines) != 1:
+        if sanitizer_report(p.stderr):
+            bad.append("grideskd %s: sanitizer: %s" % (" ".join(argv), sanitizer_report(p.stderr)))
+        elif p.returncode != 2 or len(lines) != 1:
             bad.append("grideskd %s: rc=%d stderr=%r" % (" ".join(argv), p.returncode, p.stderr[-400:]))
     assert not bad, "bad usage not refused with exit 2 + one stderr line:\n  " + "\n  ".join(bad)

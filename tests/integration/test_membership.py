@@ -5,8 +5,8 @@ is removed again; writes keep working.  A data dir restarted under another
 
 import threading
 
-from harness import (Cluster, run_prog, strip_applied, t, ticket_body, wait_same_listings,
-                     wait_tickets_everywhere, wait_until)
+from harness import (Cluster, run_prog, sanitizer_report, strip_applied, t, ticket_body,
+                     wait_same_listings, wait_tickets_everywhere, wait_until)
 
 TIMEOUT = 150
 
@@ -145,6 +145,7 @@ def test_restart_with_other_id_is_refused_and_snapshot_restart_works():
         p = run_prog(argv, env={"GRIDESK_ADMIN_PASSWORD": "x"}, timeout=t(30))
         out = (p.stderr + p.stdout).strip()
         print("  --id 9 on node %d's data dir: rc=%d: %s" % (victim.id, p.returncode, out[-300:]))
+        assert sanitizer_report(out) is None, "sanitizer: %s" % sanitizer_report(out)
         assert p.returncode == 2, "restart with a different --id exited %d (want 2): %s" % (
             p.returncode, out[-500:])
         assert p.stderr.strip(), "no message on stderr"
