@@ -404,11 +404,9 @@ int rnode_start(struct rnode **out, uv_loop_t *loop, struct store *s,
 
 err_close:
     /* raft_init succeeded: raft_close owns the io teardown. */
+    /* The process exits right after this error; tearing raft down after
+     * a failed start crashes inside libraft 0.15, so leave it. */
     n->closing = 1;
-    raft_close(&n->raft, NULL);
-    raft_uv_close(&n->io);
-    raft_uv_tcp_close(&n->transport);
-    uv_run(loop, UV_RUN_NOWAIT);
     fsm_close(&n->fsm);
     /* n is leaked deliberately if handles are still closing; the process
      * exits right after this error. */

@@ -205,6 +205,11 @@ static int check_change(const struct ticket *cur, const struct event *ev,
                               "ticket is already owned by %s "
                               "(first-contact responsibility)",
                               echo(cur->owner, b1, sizeof b1));
+        /* Unowned tickets are new, or accepted again after a reopen. */
+        if (cur->status != TICKET_NEW && cur->status != TICKET_ACCEPTED)
+            return gd_err_set(err, GD_ECONFLICT,
+                              "cannot accept a ticket that is %s",
+                              ticket_status_name(cur->status));
         return 0;
     case EVENT_TICKET_COMMENT:
         return req_str(ev->text, TICKET_TEXT_MAX, "text", err);

@@ -652,6 +652,10 @@ def wait_same_listings(cluster, nodes, timeout, what="identical listings", limit
     def same():
         last.clear()
         for nd in nodes:
+            if nd.proc is not None and not nd.running():
+                raise Fatal("node %d exited with rc=%s; log tail:\n%s" % (
+                    nd.id, nd.proc.returncode, nd.log_tail(15)))
+        for nd in nodes:
             last[nd.id] = [strip_applied(x) for x in cluster.list_all(nd, limit=limit)]
         ref = last[nodes[0].id]
         return ref if all(last[nd.id] == ref for nd in nodes[1:]) else None
