@@ -57,6 +57,21 @@ static int results_reserve(struct fsm *f, size_t n)
     return 0;
 }
 
+/* Room for one more ticket in the overlay: 0 or GD_ENOMEM. */
+static int overlay_reserve(struct apply_ctx *c)
+{
+    if (c->n_tickets == c->cap_tickets) {
+        size_t cap = c->cap_tickets ? c->cap_tickets * 2 : 16;
+        struct overlay_ticket *o = realloc(c->tickets, cap * sizeof *o);
+        if (o == NULL) {
+            return GD_ENOMEM;
+        }
+        c->tickets = o;
+        c->cap_tickets = cap;
+    }
+    return 0;
+}
+
 /* Finds a ticket in the overlay, loading it from the store on first use.
  * Returns the overlay slot, or NULL with *rc set (GD_ENOTFOUND, GD_ENOMEM,
  * GD_ECORRUPT). */
@@ -71,15 +86,9 @@ static struct overlay_ticket *overlay_ticket_get(struct apply_ctx *c,
             return &c->tickets[i];
         }
     }
-    if (c->n_tickets == c->cap_tickets) {
-        size_t cap = c->cap_tickets ? c->cap_tickets * 2 : 16;
-        o = realloc(c->tickets, cap * sizeof *o);
-        if (o == NULL) {
-            *rc = GD_ENOMEM;
-            return NULL;
-        }
-        c->tickets = o;
-        c->cap_tickets = cap;
+    if (overlay_reserve(c) != 0) {
+        *rc = GD_ENOMEM;
+        return NULL;
     }
     o = &c->tickets[c->n_tickets];
     ticket_init(&o->cur);
@@ -103,14 +112,8 @@ static struct overlay_ticket *overlay_ticket_get(struct apply_ctx *c,
 /* Adds a brand-new ticket to the overlay (takes ownership of *t). */
 static int overlay_ticket_add(struct apply_ctx *c, struct ticket *t)
 {
-    if (c->n_tickets == c->cap_tickets) {
-        size_t cap = c->cap_tickets ? c->cap_tickets * 2 : 16;
-        struct overlay_ticket *o = realloc(c->tickets, cap * sizeof *o);
-        if (o == NULL) {
-            return GD_ENOMEM;
-        }
-        c->tickets = o;
-        c->cap_tickets = cap;
+    if (overlay_reserve(c) != 0) {
+        return GD_ENOMEM;
     }
     c->tickets[c->n_tickets].cur = *t;
     ticket_init(&c->tickets[c->n_tickets].orig);

@@ -122,28 +122,6 @@ static void send_error(struct ctx *c, int code, const char *fmt, ...)
                         "message", msg));
 }
 
-void api_error(struct gd_node *n, struct http_request *req, int code,
-               const char *fmt, ...)
-{
-    char msg[GD_ERR_MSG_MAX + 64];
-    va_list ap;
-    json_t *v;
-    char *s;
-    size_t len = 0;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    v = json_pack("{s:{s:s,s:s}}", "error", "code", gd_code_name(code),
-                  "message", msg);
-    s = v ? view_dump(v, &len) : NULL;
-    metrics_observe(&n->metrics, R_OTHER, api_status_for(code), 0);
-    http_respond(req, api_status_for(code), "application/json",
-                 s ? s : "{}", s ? len : 2, NULL);
-    free(s);
-    json_decref(v);
-}
-
 /* ---- request parsing helpers ---------------------------------------- */
 
 /* Parses the body as a JSON object; on failure answers 400, NULL. */

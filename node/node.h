@@ -71,10 +71,6 @@ struct gd_node {
 void api_handle(struct http_server *srv, struct http_request *req);
 /* Maps a GD_ code to an HTTP status, the one place that does. */
 int api_status_for(int code);
-/* Sends {"error":{"code","message"}} with the status for code. */
-void api_error(struct gd_node *n, struct http_request *req, int code,
-               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
 /* Starts/stops the follower read-your-writes waiters (api.c). */
 void api_waiters_start(struct gd_node *n);
 void api_waiters_stop(struct gd_node *n);
