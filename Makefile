@@ -6,7 +6,7 @@
 CC      ?= cc
 SAN     ?= 0
 MSGPACK := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
-PKGS    := raft libuv rocksdb $(MSGPACK) libsodium jansson
+PKGS    := raft libuv rocksdb $(MSGPACK) libsodium jansson icu-uc icu-i18n opencc
 CLIPKGS := jansson
 
 ifeq ($(SAN),1)
@@ -26,7 +26,7 @@ CFLAGS  := -std=gnu11 $(OPT) -Wall -Wextra -Werror -Wno-unused-parameter \
            $(SANFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDFLAGS := $(SANFLAGS)
 LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread -lm
-CLILIBS := $(shell pkg-config --libs $(CLIPKGS) 2>/dev/null) -lhttp_parser
+CLILIBS := $(shell pkg-config --libs $(CLIPKGS) 2>/dev/null) -lhttp_parser -lcsv
 TESTLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 # Library objects: every .c in the rooms, except the programs' mains.
@@ -45,7 +45,8 @@ all: check-deps $(BIN)/grideskd $(BIN)/gridesk
 # Debian packages the build, tests and benchmarks need.
 DEB_PKGS := build-essential pkg-config libraft-dev libuv1-dev librocksdb-dev \
             libmsgpack-dev libsodium-dev libhttp-parser-dev libjansson-dev \
-            libcmocka-dev python3 etcd-server etcd-client wrk
+            libcmocka-dev python3 etcd-server etcd-client wrk \
+            libicu-dev libopencc-dev libcsv-dev libsqlite3-dev
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -60,6 +61,7 @@ deps:
 check-deps:
 	@pkg-config --exists $(PKGS) || { echo "missing libraries: run 'make deps'" >&2; exit 2; }
 	@test -f /usr/include/http_parser.h || { echo "missing http-parser: run 'make deps'" >&2; exit 2; }
+	@test -f /usr/include/csv.h || { echo "missing libcsv: run 'make deps'" >&2; exit 2; }
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -48,6 +48,11 @@ struct rnode {
     struct raft raft;
     struct raft_io io;
     struct raft_uv_transport transport;
+    /* raft_uv_tcp's own listen/connect, wrapped to set TCP_NODELAY. */
+    int (*tcp_listen)(struct raft_uv_transport *, raft_uv_accept_cb);
+    int (*tcp_connect)(struct raft_uv_transport *, struct raft_uv_connect *,
+                       raft_id, const char *, raft_uv_connect_cb);
+    raft_uv_accept_cb accept_cb;
     struct fsm fsm;
     struct store *store;
     struct hlc hlc;
@@ -67,6 +72,59 @@ struct rnode {
     void (*close_cb)(void *data);
     void *close_data;
 };
+
+/* raft_uv_tcp leaves Nagle's algorithm on.  With several AppendEntries in
+ * flight a small message then waits for the ACK of the previous one, which
+ * the peer delays by up to 40 ms: a bimodal latency tail.  These wrappers set
+ * TCP_NODELAY on every Raft connection, accepted or dialled. */
+static struct rnode *rnode_of_transport(struct raft_uv_transport *t)
+{
+    return (struct rnode *)((char *)t - offsetof(struct rnode, transport));
+}
+
+static void nodelay(struct uv_stream_s *stream)
+{
+    if (stream != NULL && stream->type == UV_TCP)
+        uv_tcp_nodelay((uv_tcp_t *)stream, 1);
+}
+
+static void nodelay_accept_cb(struct raft_uv_transport *t, raft_id id,
+                              const char *address, struct uv_stream_s *stream)
+{
+    nodelay(stream);
+    rnode_of_transport(t)->accept_cb(t, id, address, stream);
+}
+
+static int nodelay_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
+{
+    struct rnode *n = rnode_of_transport(t);
+    n->accept_cb = cb;
+    return n->tcp_listen(t, nodelay_accept_cb);
+}
+
+static void nodelay_connect_cb(struct raft_uv_connect *req,
+                               struct uv_stream_s *stream, int status);
+static raft_uv_connect_cb raft_connect_cb;
+
+static int nodelay_connect(struct raft_uv_transport *t,
+                           struct raft_uv_connect *req, raft_id id,
+                           const char *address, raft_uv_connect_cb cb)
+{
+    /* raft_uv passes its one connect callback for every peer of every
+     * instance; the request gives no way back to the rnode, so it is kept
+     * here (it never changes). */
+    raft_connect_cb = cb;
+    return rnode_of_transport(t)->tcp_connect(t, req, id, address,
+                                              nodelay_connect_cb);
+}
+
+static void nodelay_connect_cb(struct raft_uv_connect *req,
+                               struct uv_stream_s *stream, int status)
+{
+    if (status == 0)
+        nodelay(stream);
+    raft_connect_cb(req, stream, status);
+}
 
 static uint64_t wall_ms(void)
 {
@@ -331,6 +389,10 @@ int rnode_start(struct rnode **out, uv_loop_t *loop, struct store *s,
         return gd_err_set(err, GD_EIO, "raft transport: %s",
                           raft_strerror(rv));
     }
+    n->tcp_listen = n->transport.listen;
+    n->tcp_connect = n->transport.connect;
+    n->transport.listen = nodelay_listen;
+    n->transport.connect = nodelay_connect;
     rv = raft_uv_init(&n->io, loop, cfg->dir, &n->transport);
     if (rv != 0) {
         gd_err_set(err, GD_EIO, "raft io in %s: %s", cfg->dir, n->io.errmsg);

@@ -17,7 +17,8 @@ static const char *const cf_names[STORE_CF__COUNT] = {
     [STORE_CF_META] = "default",      [STORE_CF_TICKETS] = "tickets",
     [STORE_CF_EVENTS] = "events",     [STORE_CF_INDEX] = "index",
     [STORE_CF_USERS] = "users",       [STORE_CF_MEMBERS] = "members",
-    [STORE_CF_COUNTERS] = "counters",
+    [STORE_CF_COUNTERS] = "counters", [STORE_CF_KB] = "kb",
+    [STORE_CF_SEARCH] = "search",
 };
 
 #define APPLIED_KEY "applied_index"

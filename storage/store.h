@@ -24,6 +24,8 @@ enum store_cf {
     STORE_CF_USERS,
     STORE_CF_MEMBERS,
     STORE_CF_COUNTERS,
+    STORE_CF_KB,     /* knowledge base: articles, versions, proposals */
+    STORE_CF_SEARCH, /* inverted index (search/ owns the key layout) */
     STORE_CF__COUNT
 };
 

@@ -272,12 +272,14 @@ static void test_open_edge_cases(void **state)
     put1(s, STORE_CF_TICKETS, "t", "v", 3);
     store_close(s);
     rocksdb_options_t *o = rocksdb_options_create();
-    const char *names[] = {"default", "tickets", "events",  "index",
-                           "users",   "members", "counters"};
-    const rocksdb_options_t *opts[7] = {o, o, o, o, o, o, o};
-    rocksdb_column_family_handle_t *h[7];
+    const char *names[] = {"default", "tickets",  "events", "index",
+                           "users",   "members",  "counters", "kb",
+                           "search"};
+    enum { NCF = sizeof names / sizeof names[0] };
+    const rocksdb_options_t *opts[NCF] = {o, o, o, o, o, o, o, o, o};
+    rocksdb_column_family_handle_t *h[NCF];
     char *e = NULL;
-    rocksdb_t *db = rocksdb_open_column_families(o, dir, 7, names, opts, h, &e);
+    rocksdb_t *db = rocksdb_open_column_families(o, dir, NCF, names, opts, h, &e);
     assert_null(e);
     rocksdb_column_family_handle_t *fut =
         rocksdb_create_column_family(db, o, "future", &e);
@@ -286,26 +288,27 @@ static void test_open_edge_cases(void **state)
     rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
     rocksdb_put(db, wo, "applied_index", 13, "abc", 3, &e);
     assert_null(e);
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < NCF; i++)
         rocksdb_column_family_handle_destroy(h[i]);
     rocksdb_close(db);
     assert_int_equal(store_open(dir, &s, &err), GD_ECORRUPT);
     assert_null(s);
 
-    db = rocksdb_open_column_families(o, dir, 7, names, opts, h, &e);
+    db = rocksdb_open_column_families(o, dir, NCF, names, opts, h, &e);
     assert_non_null(e); /* "future" must be named too */
     rocksdb_free(e);
     e = NULL;
-    const char *names8[] = {"default", "tickets", "events",   "index",
-                            "users",   "members", "counters", "future"};
-    const rocksdb_options_t *opts8[8] = {o, o, o, o, o, o, o, o};
-    rocksdb_column_family_handle_t *h8[8];
-    db = rocksdb_open_column_families(o, dir, 8, names8, opts8, h8, &e);
+    const char *names8[] = {"default", "tickets",  "events", "index",
+                            "users",   "members",  "counters", "kb",
+                            "search",  "future"};
+    const rocksdb_options_t *opts8[NCF + 1] = {o, o, o, o, o, o, o, o, o, o};
+    rocksdb_column_family_handle_t *h8[NCF + 1];
+    db = rocksdb_open_column_families(o, dir, NCF + 1, names8, opts8, h8, &e);
     assert_null(e);
     rocksdb_delete(db, wo, "applied_index", 13, &e);
     assert_null(e);
     rocksdb_writeoptions_destroy(wo);
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < NCF + 1; i++)
         rocksdb_column_family_handle_destroy(h8[i]);
     rocksdb_close(db);
     rocksdb_options_destroy(o);
