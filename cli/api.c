@@ -133,28 +133,47 @@ static int api_failure(const struct api_conn *c, const struct httpc_response *r,
 int api_call(struct api_conn *c, const char *method, const char *path,
              json_t *body, json_t **out, struct cli_err *err)
 {
-    struct httpc_request req = {.method = method, .path = path};
-    struct httpc_response resp;
-    json_error_t jerr;
     char *text = NULL;
+    size_t len = 0;
     int rc;
 
     *out = NULL;
-    if (!(c->flags & API_NOAUTH))
-        req.token = c->token;
     if (body != NULL) {
         text = json_dumps(body, JSON_COMPACT);
         if (text == NULL)
             return cli_err_set(err, CLI_ENOMEM, "out of memory");
-        req.body = text;
-        req.body_len = strlen(text);
+        len = strlen(text);
     }
-    rc = httpc_do(&c->url, &req, API_TIMEOUT_MS, &resp, err);
+    rc = api_call_text(c, method, path, text, len, out, err);
     if (text != NULL)
-        explicit_bzero(text, req.body_len); /* may hold a password */
+        explicit_bzero(text, len); /* may hold a password */
     free(text);
+    return rc;
+}
+
+int api_call_text(struct api_conn *c, const char *method, const char *path,
+                  const char *body, size_t len, json_t **out,
+                  struct cli_err *err)
+{
+    struct httpc_request req = {.method = method, .path = path};
+    struct httpc_response resp;
+    json_error_t jerr;
+    int rc;
+
+    *out = NULL;
+    c->status = 0;
+    if (!(c->flags & API_NOAUTH))
+        req.token = c->token;
+    if (body != NULL) {
+        req.body = body;
+        req.body_len = len;
+    }
+    rc = httpc_do(&c->url, &req,
+                  c->timeout_ms > 0 ? c->timeout_ms : API_TIMEOUT_MS, &resp,
+                  err);
     if (rc < 0)
         return rc;
+    c->status = resp.status;
 
     if (resp.status / 100 != 2) {
         rc = api_failure(c, &resp, err);

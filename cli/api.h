@@ -24,6 +24,8 @@ struct api_conn {
     char *token; /* bearer token or NULL, owned */
     struct httpc_url url;
     int flags;
+    int timeout_ms; /* per request; 0 = API_TIMEOUT_MS (set after open) */
+    int status;     /* HTTP status of the last response, 0 when none came */
 };
 
 /* Resolves the node (--node, $GRIDESK_NODE, the node saved by login, then
@@ -41,5 +43,11 @@ void api_close(struct api_conn *c);
  * "<message> (<code>, HTTP <status>)" or the network problem. */
 int api_call(struct api_conn *c, const char *method, const char *path,
              json_t *body, json_t **out, struct cli_err *err);
+
+/* api_call() with a body that is already JSON text (len bytes; NULL: no
+ * body), for requests built piecewise such as an import batch. */
+int api_call_text(struct api_conn *c, const char *method, const char *path,
+                  const char *body, size_t len, json_t **out,
+                  struct cli_err *err);
 
 #endif

@@ -72,6 +72,15 @@ int args_parse(struct cli_ctx *ctx, int argc, char **argv,
                struct args_opt *opts, const char **pos, int maxpos, int *npos,
                struct cli_err *err)
 {
+    return args_parse_each(ctx, argc, argv, opts, pos, maxpos, npos, NULL, NULL,
+                           err);
+}
+
+int args_parse_each(struct cli_ctx *ctx, int argc, char **argv,
+                    struct args_opt *opts, const char **pos, int maxpos,
+                    int *npos, args_each_fn each, void *data,
+                    struct cli_err *err)
+{
     bool only_pos = false;
     int i = 0;
 
@@ -121,6 +130,11 @@ int args_parse(struct cli_ctx *ctx, int argc, char **argv,
                 value = argv[++i];
             }
             o->value = value; /* the last one given wins */
+            if (each != NULL) {
+                int rc = each(o, value, data, err);
+                if (rc < 0)
+                    return rc;
+            }
             i++;
             continue;
         }

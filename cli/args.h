@@ -32,6 +32,18 @@ int args_parse(struct cli_ctx *ctx, int argc, char **argv,
                struct args_opt *opts, const char **pos, int maxpos, int *npos,
                struct cli_err *err);
 
+/* Called by args_parse_each() for every occurrence of an option that takes
+ * a value, in command-line order (so a repeatable option such as --keyword
+ * sees each value).  A negative return stops parsing with that code. */
+typedef int (*args_each_fn)(const struct args_opt *o, const char *value,
+                            void *data, struct cli_err *err);
+
+/* args_parse(), calling each (may be NULL) for every option value seen. */
+int args_parse_each(struct cli_ctx *ctx, int argc, char **argv,
+                    struct args_opt *opts, const char **pos, int maxpos,
+                    int *npos, args_each_fn each, void *data,
+                    struct cli_err *err);
+
 /* Value of option name in opts (NULL when absent or unknown). */
 const char *args_get(const struct args_opt *opts, const char *name);
 

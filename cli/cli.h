@@ -72,5 +72,40 @@ int cmd_ticket_list(struct cli_ctx *ctx, int argc, char **argv,
                     struct cli_err *err);
 int cmd_ticket_event(struct cli_ctx *ctx, int argc, char **argv,
                      struct cli_err *err);
+int cmd_ticket_suggest(struct cli_ctx *ctx, int argc, char **argv,
+                       struct cli_err *err);
+
+/* Knowledge base (cmd_kb.c, cmd_kb_search.c, cmd_kb_import.c). */
+int cmd_kb_add(struct cli_ctx *ctx, int argc, char **argv, struct cli_err *err);
+int cmd_kb_edit(struct cli_ctx *ctx, int argc, char **argv,
+                struct cli_err *err);
+int cmd_kb_show(struct cli_ctx *ctx, int argc, char **argv,
+                struct cli_err *err);
+int cmd_kb_history(struct cli_ctx *ctx, int argc, char **argv,
+                   struct cli_err *err);
+int cmd_kb_diff(struct cli_ctx *ctx, int argc, char **argv,
+                struct cli_err *err);
+int cmd_kb_list(struct cli_ctx *ctx, int argc, char **argv,
+                struct cli_err *err);
+int cmd_kb_status(struct cli_ctx *ctx, int argc, char **argv,
+                  struct cli_err *err);
+int cmd_kb_publish(struct cli_ctx *ctx, int argc, char **argv,
+                   struct cli_err *err);
+int cmd_kb_retire(struct cli_ctx *ctx, int argc, char **argv,
+                  struct cli_err *err);
+int cmd_kb_link(struct cli_ctx *ctx, int argc, char **argv,
+                struct cli_err *err);
+int cmd_kb_propose(struct cli_ctx *ctx, int argc, char **argv,
+                   struct cli_err *err);
+int cmd_kb_proposals(struct cli_ctx *ctx, int argc, char **argv,
+                     struct cli_err *err);
+int cmd_kb_review(struct cli_ctx *ctx, int argc, char **argv,
+                  struct cli_err *err);
+int cmd_kb_import(struct cli_ctx *ctx, int argc, char **argv,
+                  struct cli_err *err);
+int cmd_kb_search(struct cli_ctx *ctx, int argc, char **argv,
+                  struct cli_err *err);
+int cmd_kb_similar(struct cli_ctx *ctx, int argc, char **argv,
+                   struct cli_err *err);
 
 #endif

@@ -1,4 +1,4 @@
-/* `gridesk ticket create|show|list|event`: tickets (工单) through the
+/* `gridesk ticket create|show|list|event|suggest`: tickets (工单) through the
  * node's /v1/tickets API.  Values such as classes, channels and statuses
  * are passed through; the node validates them and its message is shown. */
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include "cli/api.h"
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/kb.h"
 #include "cli/output.h"
 #include "cli/strbuf.h"
 
@@ -28,34 +29,10 @@ static const char *member(const json_t *obj, const char *key, char *buf,
     return out_scalar(json_object_get(obj, key), buf, n);
 }
 
-/* Prints "label  value" with value cleaned for the terminal; a multi-line
- * value continues on indented lines. */
+/* Prints "label  value"; a multi-line value continues indented. */
 static void print_field(const char *label, const char *value)
 {
-    struct strbuf sb;
-    const char *line = value;
-
-    strbuf_init(&sb);
-    strbuf_printf(&sb, "%-*s", LABEL_W, label);
-    for (;;) {
-        const char *nl = strchr(line, '\n');
-        size_t n = nl != NULL ? (size_t)(nl - line) : strlen(line);
-        char *one = strndup(line, n);
-        if (one == NULL) {
-            sb.failed = true;
-            break;
-        }
-        out_clean(&sb, one, 0);
-        free(one);
-        strbuf_putc(&sb, '\n');
-        if (nl == NULL)
-            break;
-        line = nl + 1;
-        strbuf_printf(&sb, "%-*s", LABEL_W, "");
-    }
-    if (strbuf_ok(&sb))
-        fputs(sb.buf, stdout);
-    strbuf_close(&sb);
+    out_field(label, LABEL_W, value);
 }
 
 int cmd_ticket_create(struct cli_ctx *ctx, int argc, char **argv,
@@ -539,4 +516,13 @@ int cmd_ticket_event(struct cli_ctx *ctx, int argc, char **argv,
     }
     json_decref(resp);
     return rc;
+}
+
+/* Knowledge-base articles for the ticket's summary and description ("cases
+ * like this"), printed as search results. */
+int cmd_ticket_suggest(struct cli_ctx *ctx, int argc, char **argv,
+                       struct cli_err *err)
+{
+    return kb_hits_for(ctx, argc, argv, "/v1/tickets/", "/suggestions",
+                       "ticket suggest", err);
 }

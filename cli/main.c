@@ -63,6 +63,104 @@ static const struct command commands[] = {
      "  status --to STATUS [--note T]  move the ticket to STATUS\n"
      "  reopen [--reason T]            reopen a closed ticket\n",
      cmd_ticket_event},
+    {"ticket", "suggest", "gridesk ticket suggest ID [--limit N]",
+     "Knowledge-base articles that fit ticket ID (its summary and\n"
+     "description), best first, as `kb search` shows them.\n",
+     cmd_ticket_suggest},
+    {"kb", "add",
+     "gridesk kb add --title T --category C [FIELDS] [--id ID] [--status S] "
+     "[--note N] [--file F.json]",
+     "Create a knowledge-base article (status draft unless --status).\n"
+     "  --category   a path, levels split by '/': 电费电价/电价政策\n"
+     "  FIELDS       --fault F --cause C --solution S --script S (the body,\n"
+     "               at least one; @PATH reads the text from a file, @-\n"
+     "               from stdin), --keyword K and --source TYPE:TITLE\n"
+     "               (repeat them; TYPE: policy law standard manual case),\n"
+     "               --region R\n"
+     "  --id ID      keep this id (A-Z a-z 0-9 . _ -), else KB-date-seq\n"
+     "  --file F     fields from a JSON object (e.g. kb show --json);\n"
+     "               flags win over the file\n",
+     cmd_kb_add},
+    {"kb", "edit",
+     "gridesk kb edit ID [--title T] [--category C] [FIELDS] [--note N] "
+     "[--version V] [--file F.json]",
+     "Change article ID: every change makes a new version.  Only the fields\n"
+     "given change (FIELDS as for kb add); --keyword and --source replace the "
+     "whole list\n"
+     "(--keyword '' empties it).  --note says what changed and why.\n"
+     "--version V: refuse (exit 1, conflict) if the article is no longer\n"
+     "at version V.  --file takes a `kb show ID --json` document; its\n"
+     "version is used as --version.\n",
+     cmd_kb_edit},
+    {"kb", "show", "gridesk kb show ID [--version N]",
+     "Show article ID (or its version N): fields, body, linked tickets.\n",
+     cmd_kb_show},
+    {"kb", "history", "gridesk kb history ID",
+     "List the versions of article ID: who changed what, when and why.\n",
+     cmd_kb_history},
+    {"kb", "diff", "gridesk kb diff ID [--from A] [--to B]",
+     "Show the fields that differ between versions A and B of article ID\n"
+     "(default: the previous and the current version).\n",
+     cmd_kb_diff},
+    {"kb", "list",
+     "gridesk kb list [--category C] [--status S] [--limit N] "
+     "[--after CURSOR] [--all]",
+     "List articles in id order.  When there are more, the last line is\n"
+     "\"next: CURSOR\"; pass it to --after, or use --all for every page.\n",
+     cmd_kb_list},
+    {"kb", "status", "gridesk kb status ID STATUS [--note N]",
+     "Move article ID to STATUS: draft, review, published, retired.\n"
+     "Allowed: draft->review->published->retired, review->draft,\n"
+     "draft->published, retired->published, published->draft.\n",
+     cmd_kb_status},
+    {"kb", "publish", "gridesk kb publish ID [--note N]",
+     "Same as kb status ID published.\n", cmd_kb_publish},
+    {"kb", "retire", "gridesk kb retire ID [--note N]",
+     "Same as kb status ID retired.\n", cmd_kb_retire},
+    {"kb", "propose",
+     "gridesk kb propose --title T --category C [FIELDS] [--ticket T] "
+     "[--article ID] [--reason R] [--file F.json]",
+     "Propose knowledge (知识申请) for a curator to review: a new article,\n"
+     "or with --article ID a new version of that article (FIELDS as for\n"
+     "kb add, without --source and --region).  --ticket names\n"
+     "the ticket it came from.\n",
+     cmd_kb_propose},
+    {"kb", "proposals",
+     "gridesk kb proposals [ID] [--status pending|approved|rejected] "
+     "[--limit N] [--after CURSOR] [--all]",
+     "List proposals, or show proposal ID.\n", cmd_kb_proposals},
+    {"kb", "review",
+     "gridesk kb review PROPOSAL approve|reject [--reason R] [--publish]",
+     "Review a proposal once.  approve writes the article as a draft (or\n"
+     "published with --publish); reject needs --reason.\n",
+     cmd_kb_review},
+    {"kb", "import",
+     "gridesk kb import FILE [--format jsonl|csv] [--status S] "
+     "[--batch N] [--dry-run]",
+     "Import articles from JSON Lines (one article object per line) or CSV\n"
+     "(a header row naming the columns id, title, category, fault, cause,\n"
+     "solution, script, keywords, status, region, sources).  The format\n"
+     "comes from the extension (.jsonl .ndjson .json .csv) or --format;\n"
+     "FILE - reads stdin.  Every row is checked here first; bad rows are\n"
+     "reported by line and not sent; good rows go in batches of at most\n"
+     "--batch N (default 1000) articles and 512 KiB.  An article whose id\n"
+     "exists gets a new version (and keeps its status unless the row has\n"
+     "one); --status S is the status of new articles whose row has none.\n"
+     "--dry-run checks the file and sends nothing.  Exit 0 when every row\n"
+     "was imported, 1 when some were rejected.\n",
+     cmd_kb_import},
+    {"kb", "search",
+     "gridesk kb search QUERY... [--category C] [--status S] [--region R] "
+     "[--limit N] [--offset N]",
+     "Search articles (published unless --status): Simplified or\n"
+     "Traditional Chinese, short or long, Latin words and numbers.  Shows\n"
+     "rank, id, title, category, score and the matching snippet.\n",
+     cmd_kb_search},
+    {"kb", "similar", "gridesk kb similar ID [--limit N]",
+     "Published articles most like article ID.\n", cmd_kb_similar},
+    {"kb", "link", "gridesk kb link ID --ticket T",
+     "Record that article ID solved ticket T (counts once per ticket).\n",
+     cmd_kb_link},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -172,7 +270,7 @@ static void group_verbs(const char *group, char *buf, size_t n)
 /* "gridesk GROUP {a|b|c} ..." for a usage hint, in a static buffer. */
 static const char *group_usage(const char *group)
 {
-    static char buf[256];
+    static char buf[320];
     size_t i, len;
 
     len = (size_t)snprintf(buf, sizeof buf, "gridesk %s {", group);
@@ -230,7 +328,7 @@ static int run(struct cli_ctx *ctx, int argc, char **argv,
                const struct command **cmd, struct cli_err *err)
 {
     const char *group;
-    char verbs[128];
+    char verbs[256];
     int i = 1, rc;
 
     rc = skip_globals(ctx, argc, argv, &i, err);

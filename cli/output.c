@@ -186,6 +186,214 @@ void out_line(const char *fmt, ...)
     strbuf_close(&clean);
 }
 
+void out_field(const char *label, int labelw, const char *value)
+{
+    struct strbuf sb;
+    const char *line = value;
+
+    strbuf_init(&sb);
+    strbuf_printf(&sb, "%-*s", labelw, label);
+    for (;;) {
+        const char *nl = strchr(line, '\n');
+        size_t n = nl != NULL ? (size_t)(nl - line) : strlen(line);
+        char *one = strndup(line, n);
+        if (one == NULL) {
+            sb.failed = true;
+            break;
+        }
+        out_clean(&sb, one, 0);
+        free(one);
+        strbuf_putc(&sb, '\n');
+        if (nl == NULL)
+            break;
+        line = nl + 1;
+        strbuf_printf(&sb, "%-*s", labelw, "");
+    }
+    if (strbuf_ok(&sb))
+        fputs(sb.buf, stdout);
+    strbuf_close(&sb);
+}
+
+bool out_use_bold(void)
+{
+    const char *no = getenv("NO_COLOR");
+
+    return isatty(STDOUT_FILENO) && (no == NULL || no[0] == '\0');
+}
+
+/* The character an HTML entity at s stands for, as UTF-8 in out (at least
+ * 5 bytes); returns the entity's length, or 0 when s is not one. */
+static size_t html_entity(const char *s, char *out)
+{
+    static const struct {
+        const char *name;
+        const char *text;
+    } named[] = {{"&lt;", "<"},    {"&gt;", ">"},   {"&amp;", "&"},
+                 {"&quot;", "\""}, {"&apos;", "'"}, {"&nbsp;", " "}};
+    const char *semi;
+    unsigned long cp;
+    char *end;
+    size_t i;
+
+    for (i = 0; i < sizeof named / sizeof named[0]; i++) {
+        size_t n = strlen(named[i].name);
+        if (strncmp(s, named[i].name, n) == 0) {
+            strcpy(out, named[i].text);
+            return n;
+        }
+    }
+    if (s[1] != '#' || (semi = strchr(s, ';')) == NULL || semi - s > 10)
+        return 0;
+    errno = 0;
+    if (s[2] == 'x' || s[2] == 'X')
+        cp = strtoul(s + 3, &end, 16);
+    else
+        cp = strtoul(s + 2, &end, 10);
+    if (end != semi || end == s + 2 || errno != 0 || cp == 0 || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        out[1] = '\0';
+    } else if (cp < 0x800) {
+        out[0] = (char)(0xc0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3f));
+        out[2] = '\0';
+    } else if (cp < 0x10000) {
+        out[0] = (char)(0xe0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        out[2] = (char)(0x80 | (cp & 0x3f));
+        out[3] = '\0';
+    } else {
+        out[0] = (char)(0xf0 | (cp >> 18));
+        out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        out[3] = (char)(0x80 | (cp & 0x3f));
+        out[4] = '\0';
+    }
+    return (size_t)(semi - s) + 1;
+}
+
+/* The snippet as plain text (entities decoded, tags dropped) in plain, and
+ * for each byte of plain whether a match starts or ends there. */
+struct snippet_text {
+    struct strbuf plain;
+    struct strbuf mark; /* one byte per byte of plain: bit 1 open, 2 close */
+};
+
+static void snippet_decode(const char *html, struct snippet_text *st)
+{
+    unsigned char pending = 0; /* marks for the next byte of plain */
+    int depth = 0;
+
+    while (*html != '\0') {
+        char ent[8];
+        size_t n;
+
+        if (strncmp(html, "<em>", 4) == 0) {
+            if (depth++ == 0)
+                pending |= 1;
+            html += 4;
+            continue;
+        }
+        if (strncmp(html, "</em>", 5) == 0) {
+            if (depth > 0 && --depth == 0) {
+                if (pending & 1)
+                    pending &= (unsigned char)~1; /* empty match */
+                else
+                    pending |= 2;
+            }
+            html += 5;
+            continue;
+        }
+        if (*html == '&' && (n = html_entity(html, ent)) > 0) {
+            size_t k, len = strlen(ent);
+            for (k = 0; k < len; k++) {
+                strbuf_putc(&st->plain, ent[k]);
+                strbuf_putc(&st->mark, (char)(k == 0 ? pending : 0));
+            }
+            pending = 0;
+            html += n;
+            continue;
+        }
+        strbuf_putc(&st->plain, *html++);
+        strbuf_putc(&st->mark, (char)pending);
+        pending = 0;
+    }
+    /* A match still open at the end is closed by out_snippet(). */
+}
+
+size_t out_snippet(struct strbuf *sb, const char *html, size_t maxw, bool bold)
+{
+    static const char on_bold[] = "\033[1m", off_bold[] = "\033[0m";
+    const char *on = bold ? on_bold : "\xe3\x80\x90";   /* 【 */
+    const char *off = bold ? off_bold : "\xe3\x80\x91"; /* 】 */
+    size_t mark_w = bold ? 0 : 2;
+    struct snippet_text st;
+    struct strbuf probe;
+    const char *s;
+    size_t left, i = 0, w = 0, total;
+    bool open = false, cut;
+    mbstate_t mb;
+
+    strbuf_init(&st.plain);
+    strbuf_init(&st.mark);
+    snippet_decode(html, &st);
+    if (!strbuf_ok(&st.plain) || !strbuf_ok(&st.mark)) {
+        sb->failed = true;
+        goto out;
+    }
+    /* Width of the whole thing, markers included, decides the cut. */
+    strbuf_init(&probe);
+    total = out_clean(&probe, strbuf_str(&st.plain), 0);
+    strbuf_close(&probe);
+    for (i = 0; i < st.mark.len; i++)
+        if (st.mark.buf[i] & 1)
+            total += 2 * mark_w;
+    cut = maxw > 0 && total > maxw;
+
+    s = strbuf_str(&st.plain);
+    left = strlen(s);
+    memset(&mb, 0, sizeof mb);
+    for (i = 0; left > 0;) {
+        struct glyph g;
+        unsigned char m = (unsigned char)st.mark.buf[i];
+        size_t need;
+
+        next_glyph(s, left, &mb, &g);
+        if ((m & 2) && open) {
+            strbuf_puts(sb, off);
+            w += mark_w;
+            open = false;
+        }
+        need = (size_t)g.width + ((m & 1) ? 2 * mark_w : 0);
+        if (cut && w + need + (open ? mark_w : 0) + 3 > maxw)
+            break;
+        if (m & 1) {
+            strbuf_puts(sb, on);
+            w += mark_w;
+            open = true;
+        }
+        strbuf_append(sb, g.bytes, g.len);
+        w += (size_t)g.width;
+        s += g.used;
+        i += g.used;
+        left -= g.used;
+    }
+    if (open) {
+        strbuf_puts(sb, off);
+        w += mark_w;
+    }
+    if (cut) {
+        strbuf_puts(sb, "...");
+        w += 3;
+    }
+out:
+    strbuf_close(&st.plain);
+    strbuf_close(&st.mark);
+    return w;
+}
+
 int out_json(const json_t *v, struct cli_err *err)
 {
     if (v == NULL)
@@ -204,6 +412,7 @@ struct table {
     int flex;     /* flexible column or -1 */
     size_t flex_min, flex_max;
     char **cells; /* rows * ncols cleaned strings */
+    char **notes; /* per row: a line printed under it, or NULL */
     size_t rows, cap;
 };
 
@@ -242,6 +451,9 @@ void table_free(struct table *t)
         free(t->headers[i]);
     for (i = 0; i < t->rows * (size_t)t->ncols; i++)
         free(t->cells[i]);
+    for (i = 0; t->notes != NULL && i < t->rows; i++)
+        free(t->notes[i]);
+    free(t->notes);
     free(t->headers);
     free(t->maxw);
     free(t->cells);
@@ -273,9 +485,15 @@ int table_add(struct table *t, const char *const *cells)
     if (t->rows == t->cap) {
         size_t cap = t->cap != 0 ? t->cap * 2 : 16;
         char **p = reallocarray(t->cells, cap * (size_t)t->ncols, sizeof *p);
+        char **n;
         if (p == NULL)
             return CLI_ENOMEM;
         t->cells = p;
+        n = reallocarray(t->notes, cap, sizeof *n);
+        if (n == NULL)
+            return CLI_ENOMEM;
+        memset(n + t->cap, 0, (cap - t->cap) * sizeof *n);
+        t->notes = n;
         t->cap = cap;
     }
     for (i = 0; i < t->ncols; i++) {
@@ -290,6 +508,20 @@ int table_add(struct table *t, const char *const *cells)
         }
     }
     t->rows++;
+    return 0;
+}
+
+int table_set_note(struct table *t, const char *text)
+{
+    char *copy;
+
+    if (t->rows == 0)
+        return 0;
+    copy = strdup(text);
+    if (copy == NULL)
+        return CLI_ENOMEM;
+    free(t->notes[t->rows - 1]);
+    t->notes[t->rows - 1] = copy;
     return 0;
 }
 
@@ -350,8 +582,12 @@ int table_print(const struct table *t, FILE *f)
     strbuf_init(&sb);
     table_widths(t, w);
     table_line(t, t->headers, w, &sb);
-    for (r = 0; r < t->rows; r++)
+    for (r = 0; r < t->rows; r++) {
         table_line(t, t->cells + r * (size_t)t->ncols, w, &sb);
+        if (t->notes[r] != NULL && t->notes[r][0] != '\0')
+            strbuf_printf(&sb, "%*s%s\n", t->ncols > 1 ? (int)w[0] + 2 : 0, "",
+                          t->notes[r]);
+    }
     if (!strbuf_ok(&sb))
         rc = CLI_ENOMEM;
     else

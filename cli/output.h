@@ -5,6 +5,7 @@
 #ifndef GD_CLI_OUTPUT_H
 #define GD_CLI_OUTPUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -41,6 +42,22 @@ const char *out_time(const json_t *v, char *buf, size_t n);
  * from the server cannot move the cursor), and a newline. */
 void out_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Prints "label" padded to labelw columns, then value cleaned for the
+ * terminal; a multi-line value continues on lines indented by labelw. */
+void out_field(const char *label, int labelw, const char *value);
+
+/* Appends a search snippet to sb for one terminal line.  html is the
+ * server's HTML-escaped text with matches in <em>...</em>: entities are
+ * decoded, control characters become spaces, and matches are shown in bold
+ * (ANSI) when bold is true, else between 【 and 】.  Cut with "..." at maxw
+ * display columns when maxw > 0; a bold run is always closed.  Returns the
+ * display width appended. */
+size_t out_snippet(struct strbuf *sb, const char *html, size_t maxw, bool bold);
+
+/* True when matches should be shown in bold: stdout is a terminal and
+ * $NO_COLOR is not set. */
+bool out_use_bold(void);
+
 /* Prints v on stdout as indented JSON and a newline (nothing for NULL).
  * Returns 0 or CLI_ELOCAL with err filled when stdout fails. */
 int out_json(const json_t *v, struct cli_err *err);
@@ -65,6 +82,12 @@ void table_set_flex(struct table *t, int col, size_t minw, size_t maxw);
 /* Appends a row of ncols cells (NULL means "-"); the text is cleaned and
  * copied.  Returns 0 or CLI_ENOMEM. */
 int table_add(struct table *t, const char *const *cells);
+
+/* Gives the last row added a line of its own, printed under it and
+ * indented to the second column.  text is copied verbatim (the caller made
+ * it safe, e.g. with out_snippet()) and does not count in column widths.
+ * Returns 0 or CLI_ENOMEM. */
+int table_set_note(struct table *t, const char *text);
 
 /* Number of rows added. */
 size_t table_rows(const struct table *t);

@@ -18,32 +18,10 @@
 #include "core/util.h"
 #include "storage/records.h"
 #include "storage/tickets.h"
+#include "consensus/fsm_int.h"
+#include "search/search.h"
 
 #define DEFAULT_REGION "GD"
-
-struct overlay_ticket {
-    struct ticket cur;
-    struct ticket orig;
-    int existed;
-};
-
-struct overlay_counter {
-    char name[96];
-    uint64_t value;
-};
-
-struct apply_ctx {
-    struct fsm *f;
-    struct store_batch *batch;
-    struct overlay_ticket *tickets;
-    size_t n_tickets, cap_tickets;
-    struct overlay_counter *counters;
-    size_t n_counters, cap_counters;
-    int cluster_inited; /* a CLUSTER_INIT in this entry */
-    char region[GD_ORIGIN_MAX + 1];
-    uint64_t max_hlc;
-};
-
 static int results_reserve(struct fsm *f, size_t n)
 {
     if (n > f->cap_results) {
@@ -123,7 +101,7 @@ static int overlay_ticket_add(struct apply_ctx *c, struct ticket *t)
     return 0;
 }
 
-static int counter_next(struct apply_ctx *c, const char *name, uint64_t *out)
+int fsm_counter_next(struct apply_ctx *c, const char *name, uint64_t *out)
 {
     for (size_t i = 0; i < c->n_counters; i++) {
         if (strcmp(c->counters[i].name, name) == 0) {
@@ -173,7 +151,7 @@ static int apply_ticket(struct apply_ctx *c, struct event *ev,
         }
         gd_date_yyyymmdd(hlc_ms(ev->id.hlc), date, sizeof date);
         snprintf(counter, sizeof counter, "ticket/%s/%s", c->region, date);
-        rc = counter_next(c, counter, &seq);
+        rc = fsm_counter_next(c, counter, &seq);
         if (rc != 0) {
             return rc;
         }
@@ -242,6 +220,11 @@ static int apply_command(struct apply_ctx *c, struct command *cmd,
     switch (cmd->type) {
     case CMD_TICKET:
         return apply_ticket(c, &cmd->ev, res);
+    case CMD_KB:
+        if (cmd->kb.hlc > c->max_hlc) {
+            c->max_hlc = cmd->kb.hlc;
+        }
+        return fsm_apply_kb(c, &cmd->kb, res);
     case CMD_USER_PUT:
         snprintf(res->entity, sizeof res->entity, "%s",
                  cmd->user.name ? cmd->user.name : "");
@@ -314,7 +297,7 @@ int fsm_apply_batch(struct fsm *f, uint64_t index, const char *buf,
     struct command *cmds = NULL;
     size_t n = 0;
     struct gd_err err = {0, ""};
-    int rc;
+    int rc, search_open = 0;
 
     f->n_results = 0;
     f->last_index = index;
@@ -344,6 +327,10 @@ int fsm_apply_batch(struct fsm *f, uint64_t index, const char *buf,
         goto out;
     }
     load_region(&c);
+    if (f->search != NULL) {
+        sr_batch_begin(f->search, c.batch);
+        search_open = 1;
+    }
 
     for (size_t i = 0; i < n; i++) {
         struct fsm_result *res = &f->results[i];
@@ -379,7 +366,14 @@ int fsm_apply_batch(struct fsm *f, uint64_t index, const char *buf,
         store_counter_put(c.batch, c.counters[i].name, c.counters[i].value);
     }
     if (rc == 0) {
+        rc = fsm_kb_flush(&c);
+    }
+    if (rc == 0) {
         rc = store_batch_commit(f->store, c.batch, index, &err);
+        if (search_open) {
+            sr_batch_end(f->search, rc == 0);
+            search_open = 0;
+        }
         if (rc != 0) {
             log_error("store write failed", "index=%llu err=\"%s\"",
                       (unsigned long long)index, err.msg);
@@ -393,6 +387,10 @@ int fsm_apply_batch(struct fsm *f, uint64_t index, const char *buf,
         }
     }
 out:
+    if (search_open) {
+        sr_batch_end(f->search, 0);
+    }
+    fsm_kb_free(&c);
     for (size_t i = 0; i < c.n_tickets; i++) {
         ticket_clear(&c.tickets[i].cur);
         ticket_clear(&c.tickets[i].orig);
@@ -513,14 +511,20 @@ static int fsm_raft_restore(struct raft_fsm *rf, struct raft_buffer *buf)
         return RAFT_CORRUPT;
     }
     f->snapshots_restored++;
+    if (f->search != NULL && sr_engine_reload(f->search, &err) != 0) {
+        log_error("search index reload failed", "err=\"%s\"", err.msg);
+        return RAFT_CORRUPT;
+    }
     log_info("snapshot restored", "applied_index=%llu",
              (unsigned long long)index);
     raft_free(buf->base);
     return 0;
 }
 
-int fsm_init(struct fsm *f, struct store *s)
+int fsm_init(struct fsm *f, struct store *s, struct gd_err *err)
 {
+    int rc;
+
     memset(f, 0, sizeof *f);
     f->store = s;
     f->raft_fsm.version = 1;
@@ -528,11 +532,23 @@ int fsm_init(struct fsm *f, struct store *s)
     f->raft_fsm.apply = fsm_raft_apply;
     f->raft_fsm.snapshot = fsm_raft_snapshot;
     f->raft_fsm.restore = fsm_raft_restore;
-    return results_reserve(f, 64);
+    if (results_reserve(f, 64) != 0) {
+        return gd_err_set(err, GD_ENOMEM, "out of memory");
+    }
+    rc = sr_engine_open(s, &f->search, err);
+    if (rc != 0) {
+        free(f->results);
+        f->results = NULL;
+        f->search = NULL;
+        return rc;
+    }
+    return 0;
 }
 
 void fsm_close(struct fsm *f)
 {
+    sr_engine_close(f->search);
+    f->search = NULL;
     free(f->results);
     f->results = NULL;
     f->cap_results = f->n_results = 0;

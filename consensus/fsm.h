@@ -20,10 +20,15 @@ struct fsm_result {
     char entity[96];  /* id of the entity created or changed */
 };
 
+struct sr_engine;
+
 struct fsm {
     struct raft_fsm raft_fsm; /* handed to raft_init */
     struct raft *raft;        /* set before raft_start: index of the entry */
     struct store *store;
+    /* The search index of the knowledge base, updated in the same batch as
+     * the articles and reloaded after a snapshot restore. */
+    struct sr_engine *search;
     /* Results of the most recent applied entry.  raft calls the proposer's
      * apply callback right after fsm apply returns, with `result` pointing
      * at this struct, so the results are read before the next apply. */
@@ -49,7 +54,9 @@ void fsm_entry_frame(void *out, const char *payload, size_t len);
 long long fsm_entry_payload(const void *entry, size_t entry_len,
                             const char **payload);
 
-int fsm_init(struct fsm *f, struct store *s);
+/* Also opens the search engine over s.  GD_ENOMEM, or the engine's error
+ * (GD_EIO when ICU/OpenCC data cannot be loaded) with err's message. */
+int fsm_init(struct fsm *f, struct store *s, struct gd_err *err);
 void fsm_close(struct fsm *f);
 
 /* Applies one encoded command batch at the given Raft index.  Exposed for

@@ -238,6 +238,8 @@ static int flush_one(struct rnode *n)
         } else if (p->cmd.type == CMD_USER_PUT ||
                    p->cmd.type == CMD_CLUSTER_INIT) {
             p->cmd.user.hlc = t;
+        } else if (p->cmd.type == CMD_KB) {
+            p->cmd.kb.hlc = t;
         }
         arr[k++] = p->cmd; /* shallow: encoding only reads */
     }
@@ -374,10 +376,10 @@ int rnode_start(struct rnode **out, uv_loop_t *loop, struct store *s,
         return gd_err_set(err, GD_EIO, "cannot create %s: %s", cfg->dir,
                           strerror(errno));
     }
-    rv = fsm_init(&n->fsm, s);
+    rv = fsm_init(&n->fsm, s, err);
     if (rv != 0) {
         free(n);
-        return gd_err_set(err, rv, "out of memory");
+        return rv;
     }
     n->fsm.on_hlc = fsm_hlc_cb;
     n->fsm.on_hlc_data = n;

@@ -72,6 +72,7 @@ int rnode_add(struct rnode *n, uint64_t id, const char *raft_addr,
 int rnode_remove(struct rnode *n, uint64_t id, rnode_done_cb cb, void *data);
 
 int rnode_is_leader(struct rnode *n);
+
 /* Leader id (0 = unknown) and raft address (may be NULL). */
 uint64_t rnode_leader(struct rnode *n, const char **raft_addr);
 const char *rnode_state_name(struct rnode *n);

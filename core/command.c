@@ -60,6 +60,7 @@ void command_init(struct command *c)
     user_rec_init(&c->user);
     member_rec_init(&c->member);
     cluster_rec_init(&c->cluster);
+    kb_op_init(&c->kb);
 }
 
 void command_clear(struct command *c)
@@ -68,6 +69,7 @@ void command_clear(struct command *c)
     user_rec_clear(&c->user);
     member_rec_clear(&c->member);
     cluster_rec_clear(&c->cluster);
+    kb_op_clear(&c->kb);
     c->type = 0;
 }
 
@@ -280,7 +282,8 @@ static uint32_t command_wire_len(int type)
     case CMD_TICKET:
     case CMD_USER_PUT:
     case CMD_MEMBER_PUT:
-    case CMD_MEMBER_DEL: return 2;
+    case CMD_MEMBER_DEL:
+    case CMD_KB: return 2;
     case CMD_CLUSTER_INIT: return 3;
     default: return 0;
     }
@@ -298,6 +301,7 @@ static int command_pack(msgpack_packer *pk, const struct command *c)
     switch (c->type) {
     case CMD_TICKET: return event_pack(&c->ev, pk);
     case CMD_USER_PUT: return user_pack(pk, &c->user);
+    case CMD_KB: return kb_op_pack(pk, &c->kb);
     case CMD_CLUSTER_INIT:
         if ((rc = cluster_pack(pk, &c->cluster)) != 0)
             return rc;
@@ -349,7 +353,7 @@ static int command_unpack(const msgpack_object *o, struct command *c,
     a = o->via.array.ptr;
     if ((rc = gd_mp_uint(&a[0], UINT32_MAX, &type, "command type", err)))
         return rc;
-    if (command_wire_len((int)type) == 0 || type > CMD_CLUSTER_INIT)
+    if (command_wire_len((int)type) == 0 || type > CMD_KB)
         return gd_err_set(err, GD_ECORRUPT, "command type: unknown %llu",
                           (unsigned long long)type);
     if ((rc = gd_mp_array(o, command_wire_len((int)type), "command", err)))
@@ -357,6 +361,7 @@ static int command_unpack(const msgpack_object *o, struct command *c,
     switch (type) {
     case CMD_TICKET: rc = event_unpack(&a[1], &c->ev, err); break;
     case CMD_USER_PUT: rc = user_unpack(&a[1], &c->user, err); break;
+    case CMD_KB: rc = kb_op_unpack(&a[1], &c->kb, err); break;
     case CMD_CLUSTER_INIT:
         rc = cluster_unpack(&a[1], &c->cluster, err);
         if (rc == 0)

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/event.h"
+#include "core/kb.h"
 
 #define CMD_CODEC_VERSION 1 /* batches and records */
 #define CMD_BATCH_MAX 4096  /* commands in one batch */
@@ -23,6 +24,7 @@ enum cmd_type {
     CMD_MEMBER_DEL = 4,   /* member (only id matters) */
     CMD_CLUSTER_INIT = 5, /* cluster, and user: the first admin (user.name
                              NULL: none) */
+    CMD_KB = 6,           /* kb: a knowledge-base change (core/kb.h) */
 };
 
 /* Every char* below is owned by its struct (malloc'd) or NULL, freed by the
@@ -53,6 +55,7 @@ struct command {
     struct user_rec user;
     struct member_rec member;
     struct cluster_rec cluster;
+    struct kb_op kb;
 };
 
 void user_rec_init(struct user_rec *u);

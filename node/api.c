@@ -18,8 +18,10 @@
 #include "core/strbuf.h"
 #include "core/ticket.h"
 #include "core/util.h"
+#include "node/api_int.h"
 #include "node/node.h"
 #include "node/views.h"
+#include "search/search.h"
 #include "storage/records.h"
 #include "storage/tickets.h"
 
@@ -42,21 +44,6 @@ static const char R_MEMBER[] = "/v1/cluster/members/{id}";
 static const char R_ANNOUNCE[] = "/v1/cluster/announce";
 static const char R_OTHER[] = "other";
 
-/* One request in flight: lives from the handler to the response. */
-struct ctx {
-    struct gd_node *n;
-    struct http_request *req;
-    const char *route;
-    char user[AUTH_NAME_MAX];
-    char role[AUTH_NAME_MAX];
-    char node_code[GD_ORIGIN_MAX + 1]; /* where the request was taken */
-    /* per-route state */
-    int created;                 /* 201 instead of 200 */
-    struct member_rec member;    /* membership changes */
-    json_t *status;              /* cluster status being gathered */
-    int pending;                 /* peers still to answer */
-};
-
 static uint64_t now_unix(void)
 {
     return (uint64_t)time(NULL);
@@ -78,7 +65,7 @@ int api_status_for(int code)
 }
 
 /* Sends a response, records it in the metrics and frees the context. */
-static void send_raw(struct ctx *c, int status, const char *ctype,
+void send_raw(struct ctx *c, int status, const char *ctype,
                      const char *body, size_t len)
 {
     double s = (double)(uv_hrtime() - c->req->start_ns) / 1e9;
@@ -90,7 +77,7 @@ static void send_raw(struct ctx *c, int status, const char *ctype,
 }
 
 /* Sends v (reference stolen) as JSON. */
-static void send_json(struct ctx *c, int status, json_t *v)
+void send_json(struct ctx *c, int status, json_t *v)
 {
     size_t len = 0;
     char *s = v ? view_dump(v, &len) : NULL;
@@ -106,10 +93,7 @@ static void send_json(struct ctx *c, int status, json_t *v)
     json_decref(v);
 }
 
-static void send_error(struct ctx *c, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void send_error(struct ctx *c, int code, const char *fmt, ...)
+void send_error(struct ctx *c, int code, const char *fmt, ...)
 {
     char msg[GD_ERR_MSG_MAX + 64];
     va_list ap;
@@ -125,7 +109,7 @@ static void send_error(struct ctx *c, int code, const char *fmt, ...)
 /* ---- request parsing helpers ---------------------------------------- */
 
 /* Parses the body as a JSON object; on failure answers 400, NULL. */
-static json_t *body_object(struct ctx *c)
+json_t *body_object(struct ctx *c)
 {
     json_error_t jerr;
     json_t *v;
@@ -150,7 +134,7 @@ static json_t *body_object(struct ctx *c)
 }
 
 /* Refuses keys not in allowed (NULL-terminated): 0, or -1 (answered). */
-static int only_keys(struct ctx *c, json_t *o, const char *const *allowed)
+int only_keys(struct ctx *c, json_t *o, const char *const *allowed)
 {
     const char *key;
     json_t *val;
@@ -175,7 +159,7 @@ static int only_keys(struct ctx *c, json_t *o, const char *const *allowed)
 
 /* A string field; *out NULL when absent/null and optional.  0, or -1
  * (answered 400: wrong type, missing, NUL inside). */
-static int get_str(struct ctx *c, json_t *o, const char *key, int required,
+int get_str(struct ctx *c, json_t *o, const char *key, int required,
                    const char **out)
 {
     json_t *v = json_object_get(o, key);
@@ -541,6 +525,27 @@ static void handle_metrics(struct ctx *c)
         (unsigned long long)st.proposals,
         (unsigned long long)st.entries_proposed,
         (unsigned long long)st.max_batch);
+    if (f->search != NULL) {
+        struct sr_stats ss;
+        sr_engine_stats(f->search, &ss);
+        strbuf_printf(
+            &b,
+            "# HELP gridesk_kb_docs Knowledge-base articles in the search "
+            "index.\n"
+            "# TYPE gridesk_kb_docs gauge\ngridesk_kb_docs %llu\n"
+            "# TYPE gridesk_search_queries_total counter\n"
+            "gridesk_search_queries_total %llu\n"
+            "# TYPE gridesk_search_cache_hits_total counter\n"
+            "gridesk_search_cache_hits_total %llu\n"
+            "# TYPE gridesk_search_cache_misses_total counter\n"
+            "gridesk_search_cache_misses_total %llu\n"
+            "# TYPE gridesk_search_cache_bytes gauge\n"
+            "gridesk_search_cache_bytes %llu\n",
+            (unsigned long long)ss.docs, (unsigned long long)ss.queries,
+            (unsigned long long)ss.cache_hits,
+            (unsigned long long)ss.cache_misses,
+            (unsigned long long)ss.cache_bytes);
+    }
     metrics_render(&n->metrics, &b);
     if (b.oom) {
         strbuf_free(&b);
@@ -1253,8 +1258,8 @@ static void dispatch(struct ctx *c)
     char buf[512];
     char *seg[6];
     int m = req->method;
+    int k = path_split(req->path, buf, sizeof buf, seg, 6);
 
-    path_split(req->path, buf, sizeof buf, seg, 6);
     if (c->route == R_TICKETS) {
         if (m == HTTP_POST) handle_ticket_create(c);
         else if (m == HTTP_GET) handle_ticket_list(c);
@@ -1278,6 +1283,11 @@ static void dispatch(struct ctx *c)
     } else if (c->route == R_ANNOUNCE) {
         if (m == HTTP_POST) handle_announce(c);
         else send_error(c, GD_EINVAL, "use POST %s", req->path);
+    } else if (c->route == R_TICKET_SUGGEST) {
+        if (m == HTTP_GET) api_ticket_suggestions(c, seg[2]);
+        else send_error(c, GD_EINVAL, "use GET %s", req->path);
+    } else {
+        api_kb_dispatch(c, seg, k);
     }
 }
 
@@ -1354,11 +1364,16 @@ void api_handle(struct http_server *srv, struct http_request *req)
     /* Everything else needs a token. */
     if (strcmp(seg[1], "tickets") == 0 && k <= 4) {
         c->route = k == 2 ? R_TICKETS : k == 3 ? R_TICKET : R_EVENTS;
-        if (k == 4 && strcmp(seg[3], "events") != 0) {
+        if (k == 4 && strcmp(seg[3], "suggestions") == 0) {
+            c->route = R_TICKET_SUGGEST;
+        } else if (k == 4 && strcmp(seg[3], "events") != 0) {
             c->route = R_OTHER;
             send_error(c, GD_ENOTFOUND, "no such route: %s", req->path);
             return;
         }
+    } else if (strcmp(seg[1], "kb") == 0) {
+        const char *r = api_kb_route(seg, k);
+        c->route = r != NULL ? r : R_OTHER;
     } else if (strcmp(seg[1], "cluster") == 0 && k >= 3) {
         if (k == 3 && strcmp(seg[2], "status") == 0) c->route = R_STATUS;
         else if (k == 3 && strcmp(seg[2], "members") == 0) c->route = R_MEMBERS;

@@ -27,6 +27,7 @@ struct creq {
     uint64_t deadline; /* uv_now() ms; 0 = none */
     int status;        /* on the done list: what to report */
     bool retried;
+    bool idempotent; /* GET/HEAD: safe to send twice */
     size_t len;
     char buf[]; /* the whole request as sent */
 };
@@ -247,15 +248,18 @@ static int conn_open(struct http_client *c, struct creq *req)
     return rc;
 }
 
-/* The connection failed while carrying its request (or idle).  A request on
- * a reused connection that got nothing back is retried once on a fresh
- * connection: the peer most likely closed it while idle. */
+/* The connection failed while carrying its request (or idle).  A GET or
+ * HEAD on a reused connection that got nothing back is retried once on a
+ * fresh connection: the peer most likely closed it while idle.  Other
+ * methods are never sent twice: the peer may have acted on the first copy
+ * (a forwarded write would happen twice), so the caller hears the failure
+ * and the client decides. */
 static void conn_fail(struct cconn *conn, int status)
 {
     struct http_client *c = conn->c;
     struct creq *req = conn->req;
-    bool retry = req != NULL && status == GD_EUNAVAIL && conn->reused &&
-                 !conn->got_bytes && !req->retried;
+    bool retry = req != NULL && req->idempotent && status == GD_EUNAVAIL &&
+                 conn->reused && !conn->got_bytes && !req->retried;
     conn_close(conn);
     if (req != NULL) {
         req->conn = NULL;
@@ -658,6 +662,7 @@ int http_client_request(struct http_client *c, const char *method,
     if (len > 0)
         memcpy(req->buf + n, body, len);
     req->len = (size_t)n + len;
+    req->idempotent = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     req->cb = cb;
     req->data = data;
     if (timeout_ms > 0) {

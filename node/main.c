@@ -116,6 +116,14 @@ static void check_addr(const char *flag, const char *v)
     }
 }
 
+/* Every flag grideskd knows; each takes a value. */
+static const char *const known_flags[] = {
+    "--id",         "--data",       "--http",
+    "--raft",       "--cluster",    "--join",
+    "--region",     "--election-timeout", "--heartbeat",
+    "--snapshot-threshold", "--snapshot-trailing", "--max-body",
+    "--log-level",  NULL};
+
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -145,6 +153,17 @@ static void parse_opts(int argc, char **argv, struct opts *o)
             v = eq + 1;
         } else {
             snprintf(name, sizeof name, "%s", a);
+        }
+        {
+            int known = 0;
+            for (const char *const *f = known_flags; *f && !known; f++) {
+                known = strcmp(*f, name) == 0;
+            }
+            if (!known) {
+                die_usage("unknown flag %s", name);
+            }
+        }
+        if (eq == NULL) {
             if (i + 1 >= argc) {
                 die_usage("%s needs a value", a);
             }

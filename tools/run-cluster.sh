@@ -70,6 +70,11 @@ if [ -n "$first" ]; then
     "$BIN/gridesk" ticket event "$first" comment --text "已派抢修班组，预计30分钟到达。" >/dev/null || true
 fi
 
+echo "loading the demo knowledge base..."
+if ! "$BIN/gridesk" kb import "$(dirname "$0")/demo-kb.jsonl" >/dev/null; then
+    echo "warning: demo knowledge base not loaded (see the message above)" >&2
+fi
+
 cat <<MSG
 
 gridesk is running: 3 nodes on 127.0.0.1
@@ -82,6 +87,8 @@ try:
   export GRIDESK_NODE=$NODE XDG_CONFIG_HOME=$XDG_CONFIG_HOME
   bin/gridesk cluster status
   bin/gridesk ticket list
+  bin/gridesk kb search 电费          (Traditional works too: bin/gridesk kb search 電費)
+  bin/gridesk kb search 95598
   curl -s -X POST $NODE/v1/login -d '{"user":"admin","password":"$GRIDESK_ADMIN_PASSWORD"}'
 logs: $DIR/n1.log n2.log n3.log
 Ctrl-C stops the cluster.

@@ -34,7 +34,7 @@ static struct fx *fx_new(void)
     snprintf(x->dir, sizeof x->dir, "/tmp/gd-fsm-XXXXXX");
     assert_non_null(mkdtemp(x->dir));
     assert_int_equal(store_open(x->dir, &x->s, &err), 0);
-    assert_int_equal(fsm_init(&x->f, x->s), 0);
+    assert_int_equal(fsm_init(&x->f, x->s, &err), 0);
     return x;
 }
 

@@ -1310,6 +1310,45 @@ static void test_client_peer_closes_idle(void **state)
     close_loop(&loop);
 }
 
+static void then_post(struct call *c)
+{
+    c->then = NULL;
+    c->calls = 0;
+    assert_int_equal(http_client_request(c->client, "POST", "/write", NULL,
+                                         "{}", 2, 5000, call_cb, c),
+                     0);
+}
+
+/* A POST on a pooled connection the peer closed is NOT sent again: the peer
+ * may have acted on it, and a forwarded write must not happen twice. */
+static void test_client_post_not_retried(void **state)
+{
+    uv_loop_t loop;
+    struct stub st;
+    struct http_client *cl;
+    struct call call = {0};
+    (void)state;
+    uv_loop_init(&loop);
+    stub_start(&st, &loop, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+               true);
+    assert_int_equal(http_client_new(&loop, "127.0.0.1", st.port, 1, &cl), 0);
+    call.client = cl;
+    call.then = then_post;
+    assert_int_equal(http_client_request(cl, "GET", "/", NULL, NULL, 0, 5000,
+                                         call_cb, &call),
+                     0);
+    run_until(&loop, &call.calls, 1);
+    while (call.then != NULL || call.calls == 0)
+        run_until(&loop, &call.calls, 1);
+    /* Either the stub answered it before closing (200) or the client
+     * reports the failure; never a second connection for it. */
+    assert_true(call.status == 200 || call.status == GD_EUNAVAIL);
+    assert_int_equal(st.accepted, 1);
+    http_client_free(cl);
+    stub_stop(&st);
+    close_loop(&loop);
+}
+
 static void test_client_chunked_response(void **state)
 {
     uv_loop_t loop;
@@ -1477,6 +1516,7 @@ int main(void)
         cmocka_unit_test(test_client_refused),
         cmocka_unit_test(test_client_timeout_and_free),
         cmocka_unit_test(test_client_peer_closes_idle),
+        cmocka_unit_test(test_client_post_not_retried),
         cmocka_unit_test(test_client_chunked_response),
         cmocka_unit_test(test_client_broken_responses),
         cmocka_unit_test(test_client_queue_timeout_ipv6),
