@@ -406,6 +406,26 @@ static void send_proposal(struct ctx *c, const char *id, int status)
     send_json(c, status, v);
 }
 
+static void send_bad_status(struct ctx *c, const char *field, const char *s)
+{
+    send_error(c, GD_EINVAL,
+               "%s \"%.40s\" is not one of draft, review, published, retired",
+               field, s);
+}
+
+/* Answers a page of a listing: {"items","next","applied_index"}; frees
+ * next. */
+static void send_page(struct ctx *c, json_t *items, char *next)
+{
+    send_json(c, 200,
+              items ? json_pack("{s:o,s:o,s:I}", "items", items, "next",
+                                next ? json_string(next) : json_null(),
+                                "applied_index",
+                                (json_int_t)store_applied_index(c->n->store))
+                    : NULL);
+    free(next);
+}
+
 /* ---- proposing ------------------------------------------------------ */
 
 static void article_applied_cb(void *data, int code, const char *msg,
@@ -579,10 +599,7 @@ static void handle_status(struct ctx *c, const char *id)
     }
     s = kb_status_parse(status);
     if (s < 0) {
-        send_error(c, GD_EINVAL,
-                   "status \"%.40s\" is not one of draft, review, published, "
-                   "retired",
-                   status);
+        send_bad_status(c, "status", status);
         json_decref(o);
         return;
     }
@@ -684,10 +701,7 @@ static void handle_list(struct ctx *c)
     if (query_uint(c, "limit", 1, STORE_KB_LIST_MAX, 50, &limit) != 0)
         return;
     if (st != NULL && (status = kb_status_parse(st)) < 0) {
-        send_error(c, GD_EINVAL,
-                   "status \"%.40s\" is not one of draft, review, published, "
-                   "retired",
-                   st);
+        send_bad_status(c, "status", st);
         return;
     }
     rc = store_kb_article_list(c->n->store, cat, status, after, (size_t)limit,
@@ -703,13 +717,7 @@ static void handle_list(struct ctx *c)
             arr = NULL;
         }
     store_kb_articles_free(items, n);
-    send_json(c, 200,
-              arr ? json_pack("{s:o,s:o,s:I}", "items", arr, "next",
-                              next ? json_string(next) : json_null(),
-                              "applied_index",
-                              (json_int_t)store_applied_index(c->n->store))
-                  : NULL);
-    free(next);
+    send_page(c, arr, next);
 }
 
 static void handle_history(struct ctx *c, const char *id)
@@ -820,7 +828,7 @@ static void handle_diff(struct ctx *c, const char *id)
 
 /* Runs q against the index and answers with the search shape. */
 static void run_search(struct ctx *c, const char *q, size_t qlen,
-                       uint32_t exclude)
+                       uint32_t exclude, int match_any)
 {
     struct sr_engine *e = rnode_fsm(c->n->rn)->search;
     struct sr_query sq;
@@ -837,10 +845,7 @@ static void run_search(struct ctx *c, const char *q, size_t qlen,
         query_uint(c, "offset", 0, 10000, 0, &offset) != 0)
         return;
     if (status != NULL && kb_status_parse(status) < 0) {
-        send_error(c, GD_EINVAL,
-                   "status \"%.40s\" is not one of draft, review, published, "
-                   "retired",
-                   status);
+        send_bad_status(c, "status", status);
         return;
     }
     if (e == NULL) {
@@ -854,6 +859,7 @@ static void run_search(struct ctx *c, const char *q, size_t qlen,
     sq.status = status;
     sq.region = query_opt(c, "region");
     sq.exclude_docno = exclude;
+    sq.match_any = match_any;
     sq.limit = (size_t)limit;
     sq.offset = (size_t)offset;
     sq.snippets = 1;
@@ -906,7 +912,7 @@ static void handle_search(struct ctx *c)
         send_error(c, GD_EINVAL, "query is not valid UTF-8");
         return;
     }
-    run_search(c, q, strlen(q), 0);
+    run_search(c, q, strlen(q), 0, 0);
 }
 
 /* Searches with the distinctive terms of text. */
@@ -933,7 +939,7 @@ static void search_like(struct ctx *c, const char *text, uint32_t exclude)
         send_error(c, rc, "%s", err.msg);
         return;
     }
-    run_search(c, q, strlen(q), exclude);
+    run_search(c, q, strlen(q), exclude, 1);
     free(q);
 }
 
@@ -1092,10 +1098,7 @@ static void handle_import(struct ctx *c)
         return;
     }
     if (def_s != NULL && (def = kb_status_parse(def_s)) < 0) {
-        send_error(c, GD_EINVAL,
-                   "default_status \"%.40s\" is not one of draft, review, "
-                   "published, retired",
-                   def_s);
+        send_bad_status(c, "default_status", def_s);
         json_decref(o);
         return;
     }
@@ -1308,11 +1311,7 @@ static void handle_proposal_list(struct ctx *c)
             arr = NULL;
         }
     store_kb_proposals_free(items, n);
-    send_json(c, 200,
-              arr ? json_pack("{s:o,s:o}", "items", arr, "next",
-                              next ? json_string(next) : json_null())
-                  : NULL);
-    free(next);
+    send_page(c, arr, next);
 }
 
 /* ---- routing ------------------------------------------------------------ */

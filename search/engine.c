@@ -72,6 +72,7 @@ int sr_doc_set(struct sr_engine *e, const struct sr_dent *din)
         sums_add(e, old, -1);
         free(old->strs);
         *old = *d;
+        e->dattr[*sp] = (struct sr_dattr){d->cat_id, d->st_id, d->rg_id};
         sums_add(e, old, 1);
         e->gen++;
         return 0;
@@ -86,6 +87,10 @@ int sr_doc_set(struct sr_engine *e, const struct sr_dent *din)
             if (nd == NULL)
                 return GD_ENOMEM;
             e->docs = nd;
+            struct sr_dattr *na = realloc(e->dattr, c * sizeof *na);
+            if (na == NULL)
+                return GD_ENOMEM;
+            e->dattr = na;
             e->slotcap = c;
         }
         if (e->nslots == 0)
@@ -93,6 +98,7 @@ int sr_doc_set(struct sr_engine *e, const struct sr_dent *din)
         slot = (uint32_t)e->nslots++;
     }
     e->docs[slot] = *d;
+    e->dattr[slot] = (struct sr_dattr){d->cat_id, d->st_id, d->rg_id};
     *sp = slot;
     sums_add(e, d, 1);
     e->gen++;
@@ -124,6 +130,8 @@ static void docs_free(struct sr_engine *e)
             free(e->docs[i].strs);
     free(e->docs);
     e->docs = NULL;
+    free(e->dattr);
+    e->dattr = NULL;
     e->nslots = e->slotcap = 0;
     e->free_slot = 0;
     for (size_t i = 0; i < e->npages; i++)
@@ -865,6 +873,8 @@ int sr_engine_reload(struct sr_engine *e, struct gd_err *err)
     int rc = load(e, err);
     if (rc != 0)
         state_free(e); /* an empty engine rather than a half-loaded one */
+    /* until a reload succeeds, writes fail and queries retry the reload */
+    e->broken = rc != 0;
     return rc;
 }
 

@@ -132,8 +132,8 @@ void sr_batch_begin(struct sr_engine *e, struct store_batch *b)
     sr_batch_discard(e);
     if (e->broken) {
         struct gd_err err;
-        if (sr_engine_reload(e, &err) == 0)
-            e->broken = 0;
+        if (sr_engine_reload(e, &err) != 0)
+            return; /* sr_index_put reports it */
     }
     struct sr_batch *bt = calloc(1, sizeof *bt);
     if (bt == NULL || b == NULL) {
@@ -468,6 +468,10 @@ int sr_index_put(struct sr_engine *e, uint32_t docno, const struct sr_doc *doc,
     if (e == NULL)
         return gd_err_set(err, GD_EINVAL, "search: no engine");
     struct sr_batch *bt = e->bt;
+    if (bt == NULL && e->broken)
+        return gd_err_set(err, GD_ECORRUPT,
+                          "search: the index could not be loaded from the "
+                          "store; writes wait for a successful reload");
     if (bt == NULL)
         return e->bt_oom ? gd_err_set(err, GD_ENOMEM, "search: out of memory")
                          : gd_err_set(err, GD_EINVAL, "search: no batch begun");

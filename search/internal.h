@@ -309,6 +309,9 @@ struct sr_engine {
 
     /* document table */
     struct sr_dent *docs; /* slot 0 unused */
+    struct sr_dattr {     /* per slot, compact for the filters */
+        uint32_t cat, st, rg;
+    } *dattr;
     size_t nslots, slotcap;
     uint32_t free_slot; /* head of the free list (through seg), 0 = none */
     uint32_t **pages;   /* docno >> 12 -> slot per docno */

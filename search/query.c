@@ -462,6 +462,7 @@ struct filt {
     const char *status;
     const char *region;
     uint32_t exclude;
+    int any; /* sr_query.match_any */
     /* resolved against the engine's interned strings by filt_resolve */
     long st_id, rg_id, empty_id;
     uint8_t *catok; /* per interned id: a category under cat */
@@ -492,14 +493,14 @@ static int filt_resolve(struct sr_engine *e, struct filt *f)
     return 0;
 }
 
-static inline int filter_ok(const struct filt *f, const struct sr_dent *d)
+static inline int filter_ok(const struct filt *f, const struct sr_dattr *d)
 {
-    if (d->docno == f->exclude || (long)d->st_id != f->st_id)
+    if ((long)d->st != f->st_id)
         return 0;
-    if (f->region != NULL && (long)d->rg_id != f->rg_id &&
-        (long)d->rg_id != f->empty_id)
+    if (f->region != NULL && (long)d->rg != f->rg_id &&
+        (long)d->rg != f->empty_id)
         return 0;
-    if (f->catok != NULL && !f->catok[d->cat_id])
+    if (f->catok != NULL && !f->catok[d->cat])
         return 0;
     return 1;
 }
@@ -596,7 +597,10 @@ static int match(struct sr_engine *e, const struct qctx *qc,
             units |= 1u << qc->t[i].unit;
             nactive++;
         }
-    int need = need_units(nactive);
+    /* "More like this" ranks documents that share any of the units (two
+     * once there are four or more); typed queries need most of them. */
+    int need = fl->any ? (nactive >= 4 ? 2 : nactive > 0)
+                       : need_units(nactive);
     struct cand *h = NULL;
     size_t nh = 0;
     if (top != NULL && cap > 0) {
@@ -605,6 +609,11 @@ static int match(struct sr_engine *e, const struct qctx *qc,
             return GD_ENOMEM;
     }
     size_t nt = accumulate(e, qc, &sc);
+    uint32_t exclude = 0;
+    if (fl->exclude != 0) {
+        const struct sr_dent *x = sr_doc_get(e, fl->exclude);
+        exclude = x != NULL ? (uint32_t)(x - e->docs) : 0;
+    }
     for (size_t i = 0; i < nt; i++) {
         uint32_t slot = e->touched[i];
         uint32_t m = e->mask[slot] & units;
@@ -615,12 +624,12 @@ static int match(struct sr_engine *e, const struct qctx *qc,
         e->fmask[slot] = 0;
         if (need == 0 || popcount32(m) < need)
             continue;
-        const struct sr_dent *d = &e->docs[slot];
-        if (!filter_ok(fl, d))
+        if (slot == exclude || !filter_ok(fl, &e->dattr[slot]))
             continue;
         (*total)++;
-        if (h != NULL) {
-            struct cand c = {s, slot, d->docno, -1, fm};
+        if (h != NULL && (nh < cap || s >= h[0].score)) {
+            /* the docno (a cold load) only for possible entrants */
+            struct cand c = {s, slot, e->docs[slot].docno, -1, fm};
             heap_push(h, &nh, cap, &c);
         }
     }
@@ -942,10 +951,7 @@ static int ensure_fresh(struct sr_engine *e, struct gd_err *err)
 {
     if (!e->broken)
         return 0;
-    int rc = sr_engine_reload(e, err);
-    if (rc == 0)
-        e->broken = 0;
-    return rc;
+    return sr_engine_reload(e, err);
 }
 
 int sr_search(struct sr_engine *e, const struct sr_query *q,
@@ -964,6 +970,7 @@ int sr_search(struct sr_engine *e, const struct sr_query *q,
     fl.status = q->status != NULL ? q->status : "published";
     fl.region = q->region;
     fl.exclude = q->exclude_docno;
+    fl.any = q->match_any;
     if (q->category != NULL) {
         fl.cat = q->category;
         fl.catlen = strlen(q->category);

@@ -111,6 +111,11 @@ struct sr_query {
     size_t limit;           /* 1..100 */
     size_t offset;          /* for paging */
     int snippets;           /* non-zero: fill hit.snippet */
+    /* 0: a document must hold most of the query's units (typed queries).
+     * Non-zero: it may hold any of them (two once the query has four or
+     * more) and ranking decides: for queries made by sr_query_from_text
+     * ("similar articles", "cases like this ticket"). */
+    int match_any;
 };
 
 struct sr_hit {

@@ -59,7 +59,7 @@ expect 0 'usage: gridesk login' '' -- --json login --help
 # Usage errors: exit 2, nothing on stdout, message plus a usage hint.
 expect 2 '' '^gridesk: missing command' --
 expect 2 '' "^gridesk: unknown command 'frobnicate'" -- frobnicate
-expect 2 '' '^usage: gridesk ticket \{create\|show\|list\|event\}' -- ticket
+expect 2 '' '^usage: gridesk ticket \{create\|show\|list\|event\|suggest\}' -- ticket
 expect 2 '' "unknown command 'ticket delete'" -- ticket delete 1
 expect 2 '' '^gridesk: unknown flag --bogus' -- --bogus cluster status
 expect 2 '' '^gridesk: unknown flag --bogus' -- ticket list --bogus

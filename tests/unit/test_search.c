@@ -122,6 +122,7 @@ struct qopt {
     uint32_t exclude;
     size_t limit, offset;
     int snippets;
+    int match_any;
 };
 
 static int search(struct env *v, const char *q, const struct qopt *o,
@@ -141,6 +142,7 @@ static int search(struct env *v, const char *q, const struct qopt *o,
             sq.limit = o->limit;
         sq.offset = o->offset;
         sq.snippets = o->snippets;
+        sq.match_any = o->match_any;
     }
     return sr_search(v->e, &sq, r, &err);
 }
@@ -973,6 +975,38 @@ static void test_query_from_text(void **state)
     env_close(&v, 1);
 }
 
+/* A "more like this" query (match_any) finds a document that shares only
+ * a few of its units; a typed query with the same words does not. */
+static void test_match_any(void **state)
+{
+    struct env v;
+    env_open(&v);
+    const struct tdoc a = {.id = "A",
+                           .f = {[SR_F_TITLE] = "电能表走字快怎么办",
+                                 [SR_F_SOLUTION] = "申请校验电能表"}};
+    const struct tdoc b = {.id = "B",
+                           .f = {[SR_F_TITLE] = "营业厅营业时间",
+                                 [SR_F_SOLUTION] = "工作日开门"}};
+    put1(&v, 1, &a);
+    put1(&v, 2, &b);
+    const char *q = "电能 走字 光伏 并网 发票 过户";
+    struct sr_result r;
+    struct qopt o = {0};
+    assert_int_equal(search(&v, q, &o, &r), 0);
+    assert_int_equal(r.total, 0);
+    sr_result_free(&r);
+    o.match_any = 1;
+    assert_int_equal(search(&v, q, &o, &r), 0);
+    assert_int_equal(r.total, 1);
+    assert_int_equal(r.hits[0].docno, 1);
+    sr_result_free(&r);
+    /* One shared unit of six is not enough: two are needed from four on. */
+    assert_int_equal(search(&v, "电能 光伏 并网 发票 过户 销户", &o, &r), 0);
+    assert_int_equal(r.total, 0);
+    sr_result_free(&r);
+    env_close(&v, 1);
+}
+
 static void test_corrupt(void **state)
 {
     struct env v;
@@ -1194,6 +1228,66 @@ static void test_long_query(void **state)
     env_close(&v, 1);
 }
 
+
+/* Random bytes in every kind of record: open and search answer 0 or
+ * GD_ECORRUPT, and never crash (run under ASan/UBSan). */
+static void test_garbage_records(void **state)
+{
+    uint32_t seed = 12345;
+    for (int round = 0; round < 40; round++) {
+        struct env v;
+        env_open(&v);
+        sr_engine_set_flush_threshold(v.e, 300);
+        load_corpus(&v, 30, 30);
+        struct gd_err err = {0};
+        unsigned char val[64], key[16];
+        size_t vl = rnd(&seed) % sizeof val;
+        for (size_t i = 0; i < vl; i++)
+            val[i] = (unsigned char)rnd(&seed);
+        static const char kinds[] = "DFPSM";
+        char kind = kinds[round % 5];
+        size_t kl;
+        key[0] = (unsigned char)kind;
+        if (kind == 'P') {
+            memcpy(key + 1, "\xe7\x94\xb5\x00", 4); /* 电 */
+            sr_be32_put(key + 5, 1 + rnd(&seed) % 2);
+            kl = 9;
+        } else if (kind == 'M') {
+            kl = 1;
+        } else {
+            sr_be32_put(key + 1, 1 + rnd(&seed) % 30);
+            kl = 5;
+        }
+        struct store_batch *b = store_batch_new();
+        store_batch_put(b, STORE_CF_SEARCH, key, kl, val, vl);
+        assert_int_equal(store_batch_commit(v.s, b, 0, &err), 0);
+        store_batch_free(b);
+        int rc = sr_engine_reload(v.e, &err);
+        assert_true(rc == 0 || rc == GD_ECORRUPT);
+        if (rc != 0) {
+            /* writes refuse until a reload succeeds */
+            struct store_batch *b2 = store_batch_new();
+            struct sr_doc d;
+            to_doc(&d_fee, &d);
+            sr_batch_begin(v.e, b2);
+            assert_int_equal(sr_index_put(v.e, 99, &d, &err), GD_ECORRUPT);
+            sr_batch_end(v.e, 0);
+            assert_int_equal(store_batch_count(b2), 0);
+            store_batch_free(b2);
+        }
+        struct qopt o = {0};
+        o.snippets = 1;
+        o.limit = 50;
+        for (size_t q = 0; q < NQUERIES; q++) {
+            struct sr_result r;
+            rc = search(&v, queries[q], &o, &r);
+            assert_true(rc == 0 || rc == GD_ECORRUPT);
+            sr_result_free(&r);
+        }
+        env_close(&v, 1);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1212,12 +1306,14 @@ int main(void)
         cmocka_unit_test(test_paging_total),
         cmocka_unit_test(test_suggestion),
         cmocka_unit_test(test_query_from_text),
+        cmocka_unit_test(test_match_any),
         cmocka_unit_test(test_corrupt),
         cmocka_unit_test(test_stats_and_cache),
         cmocka_unit_test(test_term_sort),
         cmocka_unit_test(test_analysis_stable),
         cmocka_unit_test(test_dropped_flush),
         cmocka_unit_test(test_long_query),
+        cmocka_unit_test(test_garbage_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
