@@ -88,7 +88,7 @@ static void copy_printable(char *dst, size_t n, const char *s)
 }
 
 /* Fills err for a non-2xx response and returns its code. */
-static int api_failure(const struct api_conn *c, const struct httpc_response *r,
+static int api_failure(struct api_conn *c, const struct httpc_response *r,
                        struct cli_err *err)
 {
     char msg[300], code[64];
@@ -109,6 +109,9 @@ static int api_failure(const struct api_conn *c, const struct httpc_response *r,
     e = json_object_get(doc, "error");
     m = json_string_value(json_object_get(e, "message"));
     k = json_string_value(json_object_get(e, "code"));
+    c->outcome_unknown = json_is_string(json_object_get(e, "outcome")) &&
+                         strcmp(json_string_value(json_object_get(e, "outcome")),
+                                "unknown") == 0;
     if (m == NULL || m[0] == '\0')
         m = r->reason[0] != '\0' ? r->reason : "request failed";
     if (k == NULL || k[0] == '\0')
@@ -162,6 +165,7 @@ int api_call_text(struct api_conn *c, const char *method, const char *path,
 
     *out = NULL;
     c->status = 0;
+    c->outcome_unknown = 0;
     if (!(c->flags & API_NOAUTH))
         req.token = c->token;
     if (body != NULL) {

@@ -26,6 +26,8 @@ struct api_conn {
     int flags;
     int timeout_ms; /* per request; 0 = API_TIMEOUT_MS (set after open) */
     int status;     /* HTTP status of the last response, 0 when none came */
+    int outcome_unknown; /* the last error said the write may have happened
+                            ("outcome":"unknown"): repeat only what is safe */
 };
 
 /* Resolves the node (--node, $GRIDESK_NODE, the node saved by login, then

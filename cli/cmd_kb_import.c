@@ -33,6 +33,7 @@
 #define IMPORT_BODY_MAX (512u * 1024) /* bytes per request */
 #define IMPORT_TIMEOUT_MS 120000      /* per request: a batch is big */
 #define IMPORT_RETRIES 8              /* 503 answers before giving up */
+#define IMPORT_RESENDS 2000           /* rows sent again after "unavailable" */
 
 /* A request body is {"default_status":"S","articles":[...]}: head, the
  * articles joined by ',', tail.  The head is built once (struct importer). */
@@ -64,6 +65,10 @@ struct importer {
     size_t *off, *len;
     long *line;
     size_t n, cap;
+    /* Rows of the batch to send again (outcome unknown; they have ids). */
+    size_t *resend, nresend;
+    long resends;
+    bool *hasid; /* the row carries an id: sending it twice is safe */
 
     /* Outcome. */
     long valid, imported, created, updated, unchanged;
@@ -194,6 +199,8 @@ static void progress_clear(struct importer *im)
 
 /* ------------------------------------------------------------- sending */
 
+static bool resendable(struct importer *im, const json_t *r);
+
 /* Reads the node's answer for articles [lo, hi) of the batch. */
 static int take_result(struct importer *im, const json_t *resp, size_t lo,
                        size_t hi)
@@ -227,11 +234,30 @@ static int take_result(struct importer *im, const json_t *resp, size_t lo,
                                         "%s rejected an article by an index "
                                         "outside the batch",
                                         im->conn.node);
+        if (resendable(im, r)) {
+            /* Leadership changed under the write: its outcome is unknown.
+             * A row with an id is an upsert, so sending it again is safe
+             * (it comes back "unchanged" if the first copy landed). */
+            im->resend[im->nresend++] = lo + (size_t)k;
+            continue;
+        }
         if (reject(im, im->line[lo + (size_t)k],
                    e != NULL && e[0] != '\0' ? e : "refused by the node") < 0)
             return im->rc;
     }
     return 0;
+}
+
+/* A rejection that only says the node was unavailable, for a row with an
+ * id, while the resend budget lasts. */
+static bool resendable(struct importer *im, const json_t *r)
+{
+    const char *code = json_string_value(json_object_get(r, "code"));
+    const char *id = json_string_value(json_object_get(r, "id"));
+
+    return code != NULL && strcmp(code, "unavailable") == 0 && id != NULL &&
+           id[0] != '\0' && im->resends < IMPORT_RESENDS &&
+           im->nresend < im->cap;
 }
 
 /* Adds context to a failed request's message: which lines, how far. */
@@ -245,6 +271,14 @@ static int send_failed(struct importer *im, size_t lo, size_t hi, int rc)
                 "imported before them)",
                 im->name, im->line[lo], im->line[hi - 1], msg, im->imported);
     return im->rc = rc;
+}
+
+static bool all_have_ids(const struct importer *im, size_t lo, size_t hi)
+{
+    for (size_t i = lo; i < hi; i++)
+        if (!im->hasid[i])
+            return false;
+    return true;
 }
 
 /* Sends articles [lo, hi) of the batch as one request. */
@@ -281,7 +315,11 @@ static int send_range(struct importer *im, size_t lo, size_t hi)
                            im->err);
         if (rc == 0 || im->conn.status != 503 || attempt >= IMPORT_RETRIES)
             break;
-        /* No leader for a moment: nothing was written; wait and retry. */
+        if (im->conn.outcome_unknown && !all_have_ids(im, lo, hi))
+            break;
+        /* No leader for a moment (nothing was written), or a forwarded
+         * request the leader may have taken but every row has an id (an
+         * upsert: safe to repeat).  Wait and retry. */
         usleep((useconds_t)(250000u << (attempt < 4 ? attempt : 4)));
     }
     strbuf_close(&part);
@@ -290,9 +328,33 @@ static int send_range(struct importer *im, size_t lo, size_t hi)
         im->body.buf[im->body.len] = '\0';
     }
     if (rc == 0) {
+        size_t first = im->nresend;
         rc = take_result(im, resp, lo, hi);
         json_decref(resp);
+        /* Rows whose outcome is unknown (leadership changed), one by one,
+         * after a pause for the election. */
+        for (size_t j = first; rc == 0 && j < im->nresend; j++) {
+            if (j == first)
+                usleep(500000);
+            im->resends++;
+            rc = send_range(im, im->resend[j], im->resend[j] + 1);
+        }
+        im->nresend = first;
         return rc;
+    }
+    if (im->conn.status == 503 && im->conn.outcome_unknown) {
+        /* The leader may have written part of the batch.  Rows with an id
+         * go again one by one (safe); the others are reported, since
+         * sending them again could make duplicates. */
+        rc = 0;
+        for (size_t r = lo; rc == 0 && r < hi; r++)
+            rc = im->hasid[r]
+                     ? send_range(im, r, r + 1)
+                     : reject(im, im->line[r],
+                              "outcome unknown: the node lost its leader "
+                              "while writing; check whether the article "
+                              "exists before importing this row again");
+        return rc < 0 ? rc : 0;
     }
     if (im->conn.status == 413 && hi - lo > 1) {
         /* The node takes less than we send: halve until it fits. */
@@ -337,6 +399,15 @@ static int grow_batch(struct importer *im)
     if ((ln = reallocarray(im->line, cap, sizeof *ln)) == NULL)
         return fatal_nomem(im);
     im->line = ln;
+    if ((o = reallocarray(im->resend, cap, sizeof *o)) == NULL)
+        return fatal_nomem(im);
+    im->resend = o;
+    {
+        bool *h = reallocarray(im->hasid, cap, sizeof *h);
+        if (h == NULL)
+            return fatal_nomem(im);
+        im->hasid = h;
+    }
     im->cap = cap;
     return 0;
 }
@@ -386,6 +457,10 @@ static int add_article(struct importer *im, json_t *a, long line)
     im->off[im->n] = im->body.len;
     im->len[im->n] = len;
     im->line[im->n] = line;
+    {
+        const char *id = json_string_value(json_object_get(a, "id"));
+        im->hasid[im->n] = id != NULL && id[0] != '\0';
+    }
     strbuf_append(&im->body, text, len);
     free(text);
     if (!strbuf_ok(&im->body))
@@ -626,6 +701,8 @@ int cmd_kb_import(struct cli_ctx *ctx, int argc, char **argv,
     free(im.off);
     free(im.len);
     free(im.line);
+    free(im.resend);
+    free(im.hasid);
     strbuf_close(&im.body);
     return rc;
 }

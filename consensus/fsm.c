@@ -8,6 +8,7 @@
 #include "consensus/fsm.h"
 
 #include <stdlib.h>
+#include <uv.h>
 #include <string.h>
 
 #include "core/command.h"
@@ -437,10 +438,23 @@ static int fsm_raft_apply(struct raft_fsm *rf, const struct raft_buffer *buf,
     uint64_t index = raft_last_applied(f->raft) + 1;
     const char *payload = "";
     long long plen = fsm_entry_payload(buf->base, buf->len, &payload);
+    /* Timing is for operators only: it never reaches the state. */
+    uint64_t t0 = uv_hrtime();
     /* A malformed frame decodes as an empty (undecodable) batch on every
      * replica alike: the index is recorded, nothing else. */
     int rc = fsm_apply_batch(f, index, payload, plen < 0 ? 0 : (size_t)plen);
+    uint64_t us = (uv_hrtime() - t0) / 1000;
 
+    f->apply_us_total += us;
+    if (us > f->apply_us_max) {
+        f->apply_us_max = us;
+    }
+    if (us >= FSM_SLOW_APPLY_US) {
+        f->slow_applies++;
+        log_warn("slow apply", "index=%llu ms=%llu commands=%zu",
+                 (unsigned long long)index, (unsigned long long)(us / 1000),
+                 f->n_results);
+    }
     *result = f;
     if (rc != 0) {
         log_error("apply failed", "index=%llu code=%s",

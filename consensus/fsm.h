@@ -22,6 +22,9 @@ struct fsm_result {
 
 struct sr_engine;
 
+/* An apply at least this long is logged ("slow apply") and counted. */
+#define FSM_SLOW_APPLY_US 100000
+
 struct fsm {
     struct raft_fsm raft_fsm; /* handed to raft_init */
     struct raft *raft;        /* set before raft_start: index of the entry */
@@ -39,6 +42,9 @@ struct fsm {
     uint64_t commands_applied;
     uint64_t entries_skipped;  /* already in the store (replay after restart) */
     uint64_t snapshots_taken, snapshots_restored;
+    /* Time spent in apply (operators' view; never part of the state): an
+     * apply blocks the loop, and a long one delays heartbeats. */
+    uint64_t apply_us_total, apply_us_max, slow_applies;
     /* Called after each applied entry with its greatest event HLC, so the
      * node's clock observes it.  A side effect outside replicated state. */
     void (*on_hlc)(void *data, uint64_t hlc);

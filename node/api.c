@@ -367,9 +367,14 @@ static void forward_cb(void *data, int status, const char *ctype,
 
     if (status < 0) {
         n->metrics.forward_errors++;
-        send_error(c, GD_EUNAVAIL,
-                   "leader did not answer the forwarded request; the write "
-                   "may or may not have happened, retry");
+        /* The request may have reached the leader: say so in a field a
+         * client can act on (send again only what is safe to repeat). */
+        send_json(c, 503,
+                  json_pack("{s:{s:s,s:s,s:s}}", "error", "code",
+                            gd_code_name(GD_EUNAVAIL), "message",
+                            "leader did not answer the forwarded request; the "
+                            "write may or may not have happened, retry",
+                            "outcome", "unknown"));
         return;
     }
     ctype = ctype ? ctype : "application/json";
@@ -511,7 +516,16 @@ static void handle_metrics(struct ctx *c)
         "gridesk_proposals_total %llu\n"
         "# TYPE gridesk_entries_proposed_total counter\n"
         "gridesk_entries_proposed_total %llu\n"
-        "# TYPE gridesk_batch_max gauge\ngridesk_batch_max %llu\n",
+        "# TYPE gridesk_batch_max gauge\ngridesk_batch_max %llu\n"
+        "# HELP gridesk_apply_seconds_total Time spent applying entries.\n"
+        "# TYPE gridesk_apply_seconds_total counter\n"
+        "gridesk_apply_seconds_total %.6f\n"
+        "# TYPE gridesk_apply_seconds_max gauge\n"
+        "gridesk_apply_seconds_max %.6f\n"
+        "# HELP gridesk_slow_applies_total Entries whose apply took 100 ms "
+        "or more.\n"
+        "# TYPE gridesk_slow_applies_total counter\n"
+        "gridesk_slow_applies_total %llu\n",
         (unsigned long long)rnode_term(n->rn), strcmp(state, "leader") == 0,
         strcmp(state, "follower") == 0, strcmp(state, "candidate") == 0,
         (unsigned long long)rnode_commit_index(n->rn),
@@ -524,7 +538,8 @@ static void handle_metrics(struct ctx *c)
         (unsigned long long)f->snapshots_restored,
         (unsigned long long)st.proposals,
         (unsigned long long)st.entries_proposed,
-        (unsigned long long)st.max_batch);
+        (unsigned long long)st.max_batch, (double)f->apply_us_total / 1e6,
+        (double)f->apply_us_max / 1e6, (unsigned long long)f->slow_applies);
     if (f->search != NULL) {
         struct sr_stats ss;
         sr_engine_stats(f->search, &ss);

@@ -1037,8 +1037,10 @@ static void import_finish(struct import_state *st)
             unchanged += strcmp(it->outcome, "unchanged") == 0;
         } else if (rej != NULL &&
                    json_array_append_new(
-                       rej, json_pack("{s:I,s:o,s:s}", "index", (json_int_t)i,
-                                      "id", jopt(it->id), "error", it->msg)) !=
+                       rej, json_pack("{s:I,s:o,s:s,s:s}", "index",
+                                      (json_int_t)i, "id", jopt(it->id),
+                                      "error", it->msg, "code",
+                                      gd_code_name(it->code))) !=
                        0) {
             json_decref(rej);
             rej = NULL;

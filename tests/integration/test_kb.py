@@ -298,6 +298,7 @@ def test_import_keeps_ids_and_reports_bad_rows():
     assert rej == [2, 3, 5, 6, 7, 8], "rejected indexes %r" % r["rejected"]
     for x in r["rejected"]:
         assert isinstance(x.get("error"), str) and x["error"], x
+        assert x.get("code") == "invalid_argument", x
     by_index = {x["index"]: x for x in r["rejected"]}
     assert by_index[5].get("id") == "IMP 5" and by_index[6].get("id") == "IMP-6", r
     assert _count(cat) == before + 3, "count %d, want %d" % (_count(cat), before + 3)

@@ -5,9 +5,13 @@ exactly like the leader, and (b) a follower killed with -9 in the middle of
 an import restarts and answers every search exactly like the others, and
 every acknowledged article is on every node."""
 
+import json
+import os
+import subprocess
+import time
 import urllib.parse
 
-from harness import Cluster, t, wait_until
+from harness import GRIDESK, Cluster, make_temp_dir, t, wait_until
 
 QUERIES = ["电费", "電費", "停电", "水质", "95598", "kWh", "表", "阶梯电价", "充電樁"]
 TOPICS = [("电费", "电费电价/电费查询"), ("停电", "故障报修/停电"), ("水质", "供水/水质"),
@@ -103,3 +107,47 @@ def test_kill9_follower_mid_import_then_identical_search():
         for nd in c.nodes:
             docs = nd.metric("gridesk_kb_docs")
             assert docs is None or docs == 200, "node %d index holds %s docs" % (nd.id, docs)
+
+
+def test_cli_import_survives_kill9_of_the_leader():
+    """`gridesk kb import` through a follower while the leader is killed:
+    rows with ids whose outcome was unknown are sent again, so every row
+    ends up imported exactly once (same id, one version) on every node."""
+    with Cluster(3) as c:
+        leader = c.leader()
+        via = [nd for nd in c.nodes if nd is not leader][0]
+        home = make_temp_dir("gridesk-kbrec-")
+        path = os.path.join(home, "rows.jsonl")
+        n = 3000
+        with open(path, "w", encoding="utf-8") as f:
+            for i in range(n):
+                f.write(json.dumps(_article(i), ensure_ascii=False) + "\n")
+        env = dict(os.environ)
+        env.update({"HOME": home, "XDG_CONFIG_HOME": os.path.join(home, "cfg"),
+                    "GRIDESK_TOKEN": c.token})
+        proc = subprocess.Popen([GRIDESK, "--node", "http://" + via.http, "--json",
+                                 "kb", "import", "--batch", "100", path],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL)
+        # Kill the leader once part of the file is in.
+        wait_until(lambda: (via.metric("gridesk_kb_docs") or 0) >= 300 or
+                   proc.poll() is not None, t(60), interval=0.05,
+                   what="the import under way")
+        leader.kill9()
+        out, err = proc.communicate(timeout=t(180))
+        assert proc.returncode == 0, "import rc=%s err=%r out=%r" % (
+            proc.returncode, err[-1500:], out[:800])
+        res = json.loads(out)
+        assert res["imported"] == n and res["rejected"] == [], \
+            {k: res[k] for k in res if k != "rejected"}
+        leader.start()
+        c.wait_ready(timeout=t(30))
+        _same_search_everywhere(c, c.nodes, "equal search after the import")
+        for nd in c.nodes:
+            wait_until(lambda nd=nd: nd.metric("gridesk_kb_docs") in (None, n), t(30),
+                       what="node %d indexing %d articles" % (nd.id, n))
+            for i in list(range(0, n, 97)) + [n - 1]:
+                st, b = c.request(nd, "GET", "/v1/kb/articles/REC-%04d" % i)
+                assert st == 200, (nd.id, i, st, b)
+                assert b["version"] == 1, "REC-%04d has version %s: written twice?" % (
+                    i, b["version"])
