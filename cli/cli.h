@@ -107,5 +107,7 @@ int cmd_kb_search(struct cli_ctx *ctx, int argc, char **argv,
                   struct cli_err *err);
 int cmd_kb_similar(struct cli_ctx *ctx, int argc, char **argv,
                    struct cli_err *err);
+int cmd_kb_categories(struct cli_ctx *ctx, int argc, char **argv,
+                      struct cli_err *err);
 
 #endif

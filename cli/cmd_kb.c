@@ -532,3 +532,53 @@ int cmd_kb_link(struct cli_ctx *ctx, int argc, char **argv, struct cli_err *err)
     json_decref(body);
     return rc;
 }
+
+/* ------------------------------------------------------------ categories */
+
+/* One node of the category tree and its children, indented by depth. */
+static void print_category(const json_t *node, int depth)
+{
+    const json_t *kids = json_object_get(node, "children"), *k;
+    const char *name = json_string_value(json_object_get(node, "name"));
+    json_int_t total = json_integer_value(json_object_get(node, "total"));
+    json_int_t own = json_integer_value(json_object_get(node, "count"));
+    size_t i;
+
+    if (own != total)
+        out_line("%*s%s  %lld (%lld here)", depth * 2, "", name ? name : "?",
+                 (long long)total, (long long)own);
+    else
+        out_line("%*s%s  %lld", depth * 2, "", name ? name : "?",
+                 (long long)total);
+    if (depth < 32)
+        json_array_foreach(kids, i, k) print_category(k, depth + 1);
+}
+
+static int print_categories(const json_t *resp, const void *unused,
+                            struct cli_err *err)
+{
+    const json_t *items = json_object_get(resp, "items"), *n;
+    size_t i;
+
+    (void)unused;
+    if (!json_is_array(items))
+        return cli_err_set(err, CLI_ENET,
+                           "the node sent categories without \"items\"");
+    if (json_array_size(items) == 0)
+        out_line("no categories yet");
+    json_array_foreach(items, i, n) print_category(n, 0);
+    return 0;
+}
+
+int cmd_kb_categories(struct cli_ctx *ctx, int argc, char **argv,
+                      struct cli_err *err)
+{
+    const char *pos[1];
+    int npos, rc;
+
+    rc = args_parse(ctx, argc, argv, NULL, pos, 0, &npos, err);
+    if (rc < 0)
+        return rc;
+    return kb_request_show(ctx, "GET", "/v1/kb/categories", NULL,
+                           print_categories, NULL, err);
+}

@@ -158,6 +158,10 @@ static const struct command commands[] = {
      cmd_kb_search},
     {"kb", "similar", "gridesk kb similar ID [--limit N]",
      "Published articles most like article ID.\n", cmd_kb_similar},
+    {"kb", "categories", "gridesk kb categories",
+     "The category tree with the number of articles in each category\n"
+     "(and below it).\n",
+     cmd_kb_categories},
     {"kb", "link", "gridesk kb link ID --ticket T",
      "Record that article ID solved ticket T (counts once per ticket).\n",
      cmd_kb_link},

@@ -102,30 +102,54 @@ static int overlay_ticket_add(struct apply_ctx *c, struct ticket *t)
     return 0;
 }
 
+int fsm_counter_add(struct apply_ctx *c, const char *name, int64_t delta,
+                    uint64_t *out)
+{
+    struct overlay_counter *oc = NULL;
+    int rc;
+
+    if (strlen(name) >= sizeof oc->name) {
+        return GD_EINVAL;
+    }
+    for (size_t i = 0; i < c->n_counters && oc == NULL; i++) {
+        if (strcmp(c->counters[i].name, name) == 0) {
+            oc = &c->counters[i];
+        }
+    }
+    if (oc == NULL) {
+        if (c->n_counters == c->cap_counters) {
+            size_t cap = c->cap_counters ? c->cap_counters * 2 : 4;
+            struct overlay_counter *o = realloc(c->counters, cap * sizeof *o);
+            if (o == NULL) {
+                return GD_ENOMEM;
+            }
+            c->counters = o;
+            c->cap_counters = cap;
+        }
+        oc = &c->counters[c->n_counters];
+        snprintf(oc->name, sizeof oc->name, "%s", name);
+        rc = store_counter_get(c->f->store, name, &oc->value);
+        if (rc != 0) {
+            return rc == GD_EINVAL ? GD_EIO : rc;
+        }
+        c->n_counters++;
+    }
+    /* Counters never go below zero (a decrement of an absent count is a
+     * no-op, the same on every replica). */
+    if (delta < 0 && (uint64_t)-delta > oc->value) {
+        oc->value = 0;
+    } else {
+        oc->value += (uint64_t)delta;
+    }
+    if (out != NULL) {
+        *out = oc->value;
+    }
+    return 0;
+}
+
 int fsm_counter_next(struct apply_ctx *c, const char *name, uint64_t *out)
 {
-    for (size_t i = 0; i < c->n_counters; i++) {
-        if (strcmp(c->counters[i].name, name) == 0) {
-            *out = ++c->counters[i].value;
-            return 0;
-        }
-    }
-    if (c->n_counters == c->cap_counters) {
-        size_t cap = c->cap_counters ? c->cap_counters * 2 : 4;
-        struct overlay_counter *o = realloc(c->counters, cap * sizeof *o);
-        if (o == NULL) {
-            return GD_ENOMEM;
-        }
-        c->counters = o;
-        c->cap_counters = cap;
-    }
-    struct overlay_counter *oc = &c->counters[c->n_counters++];
-    snprintf(oc->name, sizeof oc->name, "%s", name);
-    if (store_counter_get(c->f->store, name, &oc->value) != 0) {
-        oc->value = 0;
-    }
-    *out = ++oc->value;
-    return 0;
+    return fsm_counter_add(c, name, 1, out);
 }
 
 /* A ticket event command.  On success the event is in the batch and the

@@ -16,7 +16,7 @@ struct overlay_ticket {
 };
 
 struct overlay_counter {
-    char name[96];
+    char name[256];
     uint64_t value;
 };
 
@@ -54,6 +54,11 @@ struct apply_ctx {
 
 /* Next value of a named counter (overlay first, then the store). */
 int fsm_counter_next(struct apply_ctx *c, const char *name, uint64_t *out);
+/* Adds delta (may be negative; the value stops at 0) to a named counter;
+ * *out (may be NULL) gets the new value.  GD_EINVAL for a name of 256 bytes
+ * or more, GD_ENOMEM, GD_EIO/GD_ECORRUPT reading the store. */
+int fsm_counter_add(struct apply_ctx *c, const char *name, int64_t delta,
+                    uint64_t *out);
 
 /* Applies one knowledge-base op: validates first, then writes the article,
  * version, proposal or link records into c->batch.  A refused op (GD_EINVAL,

@@ -79,6 +79,16 @@ static int article_exists(struct apply_ctx *c, const char *id, int *exists)
     return *exists || rc == GD_ENOTFOUND ? 0 : rc;
 }
 
+/* Articles per category path, for the category tree (KB_CAT_COUNTER + path
+ * in the counters CF). */
+static int cat_count(struct apply_ctx *c, const char *cat, int64_t delta)
+{
+    char name[sizeof KB_CAT_COUNTER + KB_CATEGORY_MAX + 1];
+
+    snprintf(name, sizeof name, "%s%s", KB_CAT_COUNTER, cat ? cat : "");
+    return fsm_counter_add(c, name, delta, NULL);
+}
+
 /* Writes the overlay article as current and as its version. */
 static int article_write(struct apply_ctx *c, struct overlay_article *o,
                          int with_version)
@@ -177,6 +187,8 @@ static int create(struct apply_ctx *c, const struct kb_op *op,
     c->n_articles++;
     snprintf(res->entity, sizeof res->entity, "%s", id);
     snprintf(res->msg, sizeof res->msg, "created");
+    if ((rc = cat_count(c, o->cur.category, 1)) != 0)
+        return rc;
     return article_write(c, o, 1);
 }
 
@@ -190,6 +202,11 @@ static int new_version(struct apply_ctx *c, const struct kb_op *op,
     if ((rc = gd_strdup(&next->updated_by, op->actor)) != 0 ||
         (rc = gd_strdup(&next->note, op->note)) != 0)
         return rc;
+    if (changed & KB_F_CATEGORY) {
+        if ((rc = cat_count(c, o->cur.category, -1)) != 0 ||
+            (rc = cat_count(c, next->category, 1)) != 0)
+            return rc;
+    }
     next->version = o->cur.version + 1;
     next->updated_hlc = op->hlc;
     next->changed = changed;

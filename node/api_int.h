@@ -44,7 +44,7 @@ int get_str(struct ctx *c, json_t *o, const char *key, int required,
  * "/v1" ("kb", "articles", id, ...), k their count. */
 extern const char R_KB_ARTICLES[], R_KB_ARTICLE[], R_KB_ARTICLE_SUB[],
     R_KB_IMPORT[], R_KB_SEARCH[], R_KB_PROPOSALS[], R_KB_PROPOSAL[],
-    R_KB_REVIEW[], R_TICKET_SUGGEST[];
+    R_KB_REVIEW[], R_TICKET_SUGGEST[], R_KB_CATEGORIES[];
 /* The route name of a /v1/kb/... path (segments after "v1"), or NULL. */
 const char *api_kb_route(char **seg, int k);
 void api_kb_dispatch(struct ctx *c, char **seg, int k);

@@ -30,6 +30,7 @@ const char R_KB_PROPOSALS[] = "/v1/kb/proposals";
 const char R_KB_PROPOSAL[] = "/v1/kb/proposals/{id}";
 const char R_KB_REVIEW[] = "/v1/kb/proposals/{id}/review";
 const char R_TICKET_SUGGEST[] = "/v1/tickets/{id}/suggestions";
+const char R_KB_CATEGORIES[] = "/v1/kb/categories";
 
 #define IMPORT_MAX 1000
 #define SEARCH_LIMIT_DEFAULT 10
@@ -824,6 +825,73 @@ static void handle_diff(struct ctx *c, const char *id)
                   : NULL);
 }
 
+/* GET /v1/kb/categories: the category tree with article counts. */
+static void handle_categories(struct ctx *c)
+{
+    struct kb_category_count *v = NULL;
+    struct gd_err err = {0, ""};
+    size_t n = 0;
+    json_t *roots = json_array(), *index = json_object();
+    int rc = store_kb_categories(c->n->store, &v, &n, &err);
+
+    if (rc != 0 || roots == NULL || index == NULL) {
+        json_decref(roots);
+        json_decref(index);
+        if (rc == 0)
+            send_error(c, GD_ENOMEM, "out of memory");
+        else
+            send_error(c, rc, "%s", err.msg);
+        return;
+    }
+    /* Every path adds its count to itself ("count") and to each level
+     * above it ("total"); nodes are made on first sight, parents first
+     * (paths come sorted, and a parent sorts before its children). */
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char path[KB_CATEGORY_MAX + 1];
+        json_t *siblings = roots;
+        size_t len = strlen(v[i].path);
+        if (len > KB_CATEGORY_MAX)
+            continue;
+        memcpy(path, v[i].path, len + 1);
+        for (size_t end = 0; end <= len && rc == 0; end++) {
+            if (path[end] != '/' && path[end] != '\0')
+                continue;
+            char saved = path[end];
+            path[end] = '\0';
+            json_t *node = json_object_get(index, path);
+            if (node == NULL) {
+                const char *slash = strrchr(path, '/');
+                node = json_pack("{s:s,s:s,s:I,s:I,s:[]}", "name",
+                                 slash ? slash + 1 : path, "path", path,
+                                 "count", (json_int_t)0, "total",
+                                 (json_int_t)0, "children");
+                if (node == NULL || json_object_set(index, path, node) != 0 ||
+                    json_array_append_new(siblings, node) != 0)
+                    rc = GD_ENOMEM;
+            }
+            if (rc == 0) {
+                json_t *t = json_object_get(node, "total");
+                json_integer_set(t, json_integer_value(t) +
+                                        (json_int_t)v[i].count);
+                if (saved == '\0') {
+                    json_t *k = json_object_get(node, "count");
+                    json_integer_set(k, (json_int_t)v[i].count);
+                }
+                siblings = json_object_get(node, "children");
+            }
+            path[end] = saved;
+        }
+    }
+    store_kb_categories_free(v, n);
+    json_decref(index);
+    if (rc != 0) {
+        json_decref(roots);
+        send_error(c, GD_ENOMEM, "out of memory");
+        return;
+    }
+    send_json(c, 200, json_pack("{s:o}", "items", roots));
+}
+
 /* ---- search ------------------------------------------------------------ */
 
 /* Runs q against the index and answers with the search shape. */
@@ -1345,6 +1413,8 @@ const char *api_kb_route(char **seg, int k)
         return R_KB_IMPORT;
     if (k == 3 && strcmp(seg[2], "search") == 0)
         return R_KB_SEARCH;
+    if (k == 3 && strcmp(seg[2], "categories") == 0)
+        return R_KB_CATEGORIES;
     return NULL;
 }
 
@@ -1380,6 +1450,9 @@ void api_kb_dispatch(struct ctx *c, char **seg, int k)
     } else if (r == R_KB_IMPORT) {
         if (m == HTTP_POST) handle_import(c);
         else send_error(c, GD_EINVAL, "use POST %s", path);
+    } else if (r == R_KB_CATEGORIES) {
+        if (m == HTTP_GET) handle_categories(c);
+        else send_error(c, GD_EINVAL, "use GET %s", path);
     } else if (r == R_KB_SEARCH) {
         if (m == HTTP_GET) handle_search(c);
         else send_error(c, GD_EINVAL, "use GET %s", path);

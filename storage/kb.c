@@ -398,3 +398,56 @@ int store_kb_proposal_list(struct store *s, int status, const char *after,
     *n = l.n;
     return 0;
 }
+
+int store_kb_categories(struct store *s, struct kb_category_count **out,
+                        size_t *n, struct gd_err *err)
+{
+    const size_t plen = sizeof KB_CAT_COUNTER - 1;
+    struct kb_category_count *v = NULL;
+    size_t k = 0, cap = 0;
+    struct store_iter *it;
+    int rc = 0;
+
+    *out = NULL;
+    *n = 0;
+    it = store_iter_new(s, STORE_CF_COUNTERS, KB_CAT_COUNTER, plen, NULL, 0);
+    for (; store_iter_valid(it); store_iter_next(it)) {
+        size_t klen, vlen;
+        const char *key = store_iter_key(it, &klen);
+        const char *val = store_iter_value(it, &vlen);
+        uint64_t count;
+        if (vlen != 8) {
+            rc = gd_err_set(err, GD_ECORRUPT, "bad category counter");
+            break;
+        }
+        count = store_be64_get((const unsigned char *)val);
+        if (count == 0)
+            continue;
+        if (grow((void **)&v, &cap, k, sizeof *v) != 0 ||
+            (v[k].path = malloc(klen - plen + 1)) == NULL) {
+            rc = gd_err_set(err, GD_ENOMEM, "out of memory");
+            break;
+        }
+        memcpy(v[k].path, key + plen, klen - plen);
+        v[k].path[klen - plen] = '\0';
+        v[k].count = count;
+        k++;
+    }
+    if (rc == 0)
+        rc = store_iter_error(it, err);
+    store_iter_free(it);
+    if (rc != 0) {
+        store_kb_categories_free(v, k);
+        return rc;
+    }
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+void store_kb_categories_free(struct kb_category_count *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(c[i].path);
+    free(c);
+}

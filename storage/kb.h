@@ -19,6 +19,20 @@
 #include "storage/store.h"
 
 #define STORE_KB_LIST_MAX 1000
+/* Counters CF: KB_CAT_COUNTER + category path → articles in that category
+ * (any status; written by apply). */
+#define KB_CAT_COUNTER "kbcat/"
+
+struct kb_category_count {
+    char *path;
+    uint64_t count;
+};
+
+/* Every category with at least one article, in path order.  *out malloc'd
+ * (free with store_kb_categories_free).  GD_EIO, GD_ECORRUPT, GD_ENOMEM. */
+int store_kb_categories(struct store *s, struct kb_category_count **out,
+                        size_t *n, struct gd_err *err);
+void store_kb_categories_free(struct kb_category_count *c, size_t n);
 
 /* Reads the current article id (version 0) or one version of it into out
  * (initialised; cleared on error).  GD_ENOTFOUND, GD_EINVAL (bad id),

@@ -493,6 +493,32 @@ def test_similar_articles_and_ticket_suggestions():
     assert st == 404, (st, r)
 
 
+def test_category_tree_counts_follow_edits():
+    def tree():
+        st, b = _req("GET", "/v1/kb/categories", node="f0")
+        assert st == 200 and isinstance(b.get("items"), list), (st, b)
+        return {x["path"]: x for x in b["items"]}
+
+    _create("TREE-1", category="树测/甲")
+    _create("TREE-2", category="树测/甲/子")
+    _create("TREE-3", category="树测/乙")
+    wait_until(lambda: "树测" in tree() and tree()["树测"]["total"] == 3, t(10),
+               what="category tree on a follower")
+    root = tree()["树测"]
+    assert root["name"] == "树测" and root["count"] == 0, root
+    kids = {k["name"]: k for k in root["children"]}
+    assert set(kids) == {"甲", "乙"}, root
+    assert kids["甲"]["path"] == "树测/甲" and kids["甲"]["count"] == 1, kids["甲"]
+    assert kids["甲"]["total"] == 2 and kids["甲"]["children"][0]["name"] == "子", kids["甲"]
+    # Moving an article moves its count; an emptied category disappears.
+    _write("PATCH", _art_path("TREE-3"), {"category": "树测/甲"}, expect=(200,))
+    wait_until(lambda: {k["name"] for k in tree()["树测"]["children"]} == {"甲"}, t(10),
+               what="乙 gone from the tree")
+    kids = {k["name"]: k for k in tree()["树测"]["children"]}
+    assert kids["甲"]["count"] == 2 and kids["甲"]["total"] == 3, kids
+    assert tree()["树测"]["total"] == 3
+
+
 # ------------------------------------------------------------ proposals
 
 def test_proposal_review_approve_reject_once():

@@ -302,6 +302,23 @@ def test_cli_kb_import_splits_batches_for_a_small_body_limit():
 
 # ------------------------------------------------------------ search etc.
 
+def test_cli_kb_categories_tree():
+    cli = _cli()
+    for aid, cat in (("CAT-1", "类目测/电价"), ("CAT-2", "类目测/电价/阶梯"),
+                     ("CAT-3", "类目测/水质")):
+        cli.ok("kb", "add", "--id", aid, "--title", "类目" + aid, "--category", cat,
+               "--solution", "处理")
+    tree = cli.json("kb", "categories")
+    root = [x for x in tree["items"] if x["path"] == "类目测"]
+    assert root and root[0]["total"] == 3, tree
+    out = cli.ok("kb", "categories")
+    lines = out.splitlines()
+    assert "类目测  3 (0 here)" in lines, out
+    assert "  电价  2 (1 here)" in lines, out
+    assert "    阶梯  1" in lines, out
+    cli.fails(2, "kb", "categories", "extra")
+
+
 def test_cli_kb_search_output():
     c = S["c"]
     cli = _cli()
