@@ -12,6 +12,7 @@
  * and dictionary words, everything else alphanumeric gives one token per
  * word or number (digits joined across '.', as in 3.5). */
 #include <opencc/opencc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unicode/ubrk.h>
@@ -19,6 +20,7 @@
 #include <unicode/unorm2.h>
 #include <unicode/uscript.h>
 #include <unicode/utf16.h>
+#include <unicode/uversion.h>
 
 #include "core/util.h"
 #include "search/internal.h"
@@ -180,7 +182,36 @@ int sr_norm_open(struct sr_engine *e, struct gd_err *err)
         return gd_err_set(err, GD_EIO, "search: ICU word break: %s",
                           u_errorName(st));
     }
-    return t2s_build(e, err);
+    int rc = t2s_build(e, err);
+    if (rc != 0)
+        return rc;
+    /* The analyser's identity: ICU's version (word dictionary, NFKC data)
+     * and a fingerprint of the OpenCC fold as built (OpenCC has no version
+     * call, and the table is exactly what analysis uses). */
+    uint64_t h = 0;
+    unsigned char b[4];
+    for (uint32_t c = 0; c < T2S_HI - T2S_LO; c++)
+        if (e->t2s[c] != 0) {
+            sr_be32_put(b, c + T2S_LO);
+            h = sr_hash64(h, b, 4);
+            sr_be32_put(b, e->t2s[c]);
+            h = sr_hash64(h, b, 4);
+        }
+    for (size_t i = 0; i < e->nt2s_sup; i++) {
+        sr_be32_put(b, e->t2s_sup[i][0]);
+        h = sr_hash64(h, b, 4);
+        sr_be32_put(b, e->t2s_sup[i][1]);
+        h = sr_hash64(h, b, 4);
+    }
+    UVersionInfo iv, uv;
+    char is[U_MAX_VERSION_STRING_LENGTH], us[U_MAX_VERSION_STRING_LENGTH];
+    u_getVersion(iv);
+    u_getUnicodeVersion(uv);
+    u_versionToString(iv, is);
+    u_versionToString(uv, us);
+    snprintf(e->stamp, sizeof e->stamp, "a%d icu%s u%s t2s%016llx",
+             SR_ANALYSER_VERSION, is, us, (unsigned long long)h);
+    return 0;
 }
 
 void sr_norm_close(struct sr_engine *e)

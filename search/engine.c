@@ -3,9 +3,11 @@
  * the in-memory buffer index of documents not yet flushed into a segment,
  * the LRU cache of decoded segment posting lists, and the codecs of the
  * per-document records.  See docs/SEARCH.md for the key layout. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "core/util.h"
 #include "search/internal.h"
 #include "storage/store.h"
@@ -381,63 +383,124 @@ static void bi_free(struct sr_engine *e)
     e->bi_total = 0;
 }
 
-/* Keeps only the postings the committed document table says are live and
- * still buffered (seg 0). */
+/* Renumbers the buffer's terms, dropping those without postings: the
+ * posting arrays move, nothing is copied.  Outside batches and while no
+ * segment is being written (frz_terms holds term numbers). */
 int sr_bi_rebuild(struct sr_engine *e)
 {
     struct sr_tmap nt = {0};
     struct sr_bvec *nb = NULL;
-    size_t nbcap = 0;
-    uint64_t total = 0;
-    int rc = 0;
-    for (size_t i = 0; i < e->bi_terms.n && rc == 0; i++) {
+    size_t nbcap = 0, live = 0;
+    assert(e->bt == NULL && e->frz_hi == 0);
+    for (size_t i = 0; i < e->bi_terms.n; i++)
+        live += e->bi[i].n > 0;
+    if (live > 0) {
+        nbcap = live;
+        nb = calloc(nbcap, sizeof *nb);
+        if (nb == NULL)
+            return GD_ENOMEM;
+    }
+    for (size_t i = 0; i < e->bi_terms.n; i++) {
         struct sr_bvec *v = &e->bi[i];
+        if (v->n == 0)
+            continue;
+        size_t tl;
+        const char *t = sr_tmap_term(&e->bi_terms, (uint32_t)i, &tl);
+        uint32_t idx;
+        if (sr_tmap_get(&nt, t, tl, e->bi_terms.ent[i].hash, &idx, NULL) !=
+            0) {
+            free(nb); /* the posting arrays still belong to e->bi */
+            sr_tmap_free(&nt);
+            return GD_ENOMEM;
+        }
+        assert(idx < nbcap);
+        nb[idx] = (struct sr_bvec){v->v, v->n, v->cap, 0, 0};
+    }
+    for (size_t i = 0; i < e->bi_terms.n; i++)
+        if (e->bi[i].n == 0)
+            free(e->bi[i].v);
+    free(e->bi);
+    sr_tmap_free(&e->bi_terms);
+    e->bi_terms = nt;
+    e->bi = nb;
+    e->bicap = nbcap;
+    e->gc_pos = 0;
+    return 0;
+}
+
+void sr_bi_gc(struct sr_engine *e, size_t budget)
+{
+    size_t nt = e->bi_terms.n, seen = 0, empty = 0;
+    if (nt == 0 || e->bt != NULL)
+        return;
+    if (e->gc_pos >= nt)
+        e->gc_pos = 0;
+    while (seen < budget) {
+        struct sr_bvec *v = &e->bi[e->gc_pos];
         uint32_t live = 0;
         for (uint32_t k = 0; k < v->n; k++) {
             const struct sr_dent *d = sr_doc_get(e, v->v[k].docno);
             if (d != NULL && d->seg == 0 && (uint32_t)d->seq == v->v[k].seq)
                 v->v[live++] = v->v[k];
         }
-        if (live == 0)
-            continue;
-        size_t tl;
-        const char *t = sr_tmap_term(&e->bi_terms, (uint32_t)i, &tl);
-        uint32_t idx;
-        rc = sr_tmap_get(&nt, t, tl, e->bi_terms.ent[i].hash, &idx, NULL);
-        if (rc != 0)
-            break;
-        if (idx >= nbcap) {
-            size_t c = nbcap ? nbcap * 2 : 1024;
-            struct sr_bvec *x = realloc(nb, c * sizeof *x);
-            if (x == NULL) {
-                rc = GD_ENOMEM;
+        seen += v->n + 1;
+        e->bi_total -= v->n - live;
+        v->n = live;
+        if (live == 0) {
+            free(v->v);
+            v->v = NULL;
+            v->cap = 0;
+        } else if (live < v->cap / 4) {
+            struct sr_bpost *nv = realloc(v->v, (size_t)live * sizeof *nv);
+            if (nv != NULL) {
+                v->v = nv;
+                v->cap = live;
+            }
+        }
+        if (++e->gc_pos == nt) {
+            /* a whole pass: renumber when most terms are empty */
+            e->gc_pos = 0;
+            for (size_t i = 0; i < nt; i++)
+                empty += e->bi[i].n == 0;
+            if (e->frz_hi == 0 && empty > nt / 2 && empty > 1024)
+                (void)sr_bi_rebuild(e); /* on failure they just stay */
+            return;
+        }
+    }
+}
+
+static int term_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c != 0 ? c : (an > bn) - (an < bn);
+}
+
+int sr_bi_terms_in(struct sr_engine *e, uint64_t lo, uint64_t hi,
+                   uint32_t **out, size_t *n)
+{
+    size_t nt = e->bi_terms.n, m = 0;
+    uint32_t *v = malloc((nt ? nt : 1) * sizeof *v);
+    *out = NULL;
+    *n = 0;
+    if (v == NULL)
+        return GD_ENOMEM;
+    for (size_t i = 0; i < nt; i++) {
+        const struct sr_bvec *b = &e->bi[i];
+        for (uint32_t k = 0; k < b->n; k++) {
+            const struct sr_dent *d = sr_doc_get(e, b->v[k].docno);
+            if (d != NULL && (uint32_t)d->seq == b->v[k].seq && d->seq > lo &&
+                d->seq <= hi) {
+                v[m++] = (uint32_t)i;
                 break;
             }
-            memset(x + nbcap, 0, (c - nbcap) * sizeof *x);
-            nb = x;
-            nbcap = c;
         }
-        struct sr_bpost *pv = malloc((size_t)live * sizeof *pv);
-        if (pv == NULL) {
-            rc = GD_ENOMEM;
-            break;
-        }
-        memcpy(pv, v->v, (size_t)live * sizeof *pv);
-        nb[idx] = (struct sr_bvec){pv, live, live, 0, 0};
-        total += live;
     }
-    if (rc != 0) {
-        for (size_t i = 0; i < nt.n; i++)
-            free(nb[i].v);
-        free(nb);
-        sr_tmap_free(&nt);
-        return rc;
+    if (sr_tmap_sort(&e->bi_terms, v, m) != 0) {
+        free(v);
+        return GD_ENOMEM;
     }
-    bi_free(e);
-    e->bi_terms = nt;
-    e->bi = nb;
-    e->bicap = nbcap;
-    e->bi_total = total;
+    *out = v;
+    *n = m;
     return 0;
 }
 
@@ -673,6 +736,8 @@ int sr_cache_get(struct sr_engine *e, const char *t, size_t n,
         const unsigned char *v =
             (const unsigned char *)store_iter_value(it, &vl);
         uint32_t seg = kl == n + 6 ? sr_be32_get(k + n + 2) : 0;
+        if (seg == e->nseg + 1 && e->frz_hi != 0)
+            continue; /* being written: visible once complete */
         if (seg == 0 || seg > e->nseg || seg <= last_seg) {
             rc = corrupt(err, "posting key", seg);
             break;
@@ -711,6 +776,13 @@ void sr_engine_set_flush_threshold(struct sr_engine *e, uint32_t n)
     e->flush_postings = n > 0 ? n : 1;
 }
 
+void sr_engine_set_flush_step(struct sr_engine *e, uint32_t base,
+                              uint32_t per_term)
+{
+    e->step_base = base > 0 ? base : 1;
+    e->step_per_term = per_term;
+}
+
 void sr_engine_set_cache_limit(struct sr_engine *e, size_t bytes)
 {
     e->cache_max = bytes;
@@ -719,7 +791,10 @@ void sr_engine_set_cache_limit(struct sr_engine *e, size_t bytes)
 
 /* ----------------------------------------------------------------- load */
 
-static int load_meta(struct sr_engine *e, struct gd_err *err)
+/* Reads M; *cur gets the last term written of the segment being written
+ * (cur holds SR_TERM_MAX + 1 bytes). */
+static int load_meta(struct sr_engine *e, char *cur, size_t *curlen,
+                     struct gd_err *err)
 {
     char *v = NULL;
     size_t vn = 0;
@@ -727,6 +802,9 @@ static int load_meta(struct sr_engine *e, struct gd_err *err)
     int rc = store_get(e->s, STORE_CF_SEARCH, &key, 1, &v, &vn);
     e->next_seq = 0;
     e->nseg = 0;
+    e->frz_hi = e->frz_keys = e->frz_posts = 0;
+    *curlen = 0;
+    e->stored_stamp[0] = '\0';
     if (rc == GD_ENOTFOUND)
         return 0;
     if (rc != 0)
@@ -735,12 +813,30 @@ static int load_meta(struct sr_engine *e, struct gd_err *err)
     struct sr_rbuf r = {(unsigned char *)v, (unsigned char *)v + vn};
     unsigned ver;
     uint32_t nseg;
-    if (sr_rbuf_u8(&r, &ver) != 0 || ver != SR_FORMAT ||
+    const char *t = NULL, *st = NULL;
+    size_t tl = 0, sl = 0;
+    if (sr_rbuf_u8(&r, &ver) != 0 ||
+        (ver != SR_FORMAT && ver != SR_META_FORMAT) ||
         sr_rbuf_varint(&r, &e->next_seq) != 0 ||
-        sr_rbuf_varint32(&r, &nseg) != 0 || r.p != r.end || nseg >= INT32_MAX) {
+        sr_rbuf_varint32(&r, &nseg) != 0 || nseg >= INT32_MAX ||
+        (ver == SR_META_FORMAT &&
+         (sr_rbuf_varint(&r, &e->frz_hi) != 0 ||
+          sr_rbuf_str(&r, SR_TERM_MAX, &t, &tl) != 0 ||
+          sr_rbuf_varint(&r, &e->frz_keys) != 0 ||
+          sr_rbuf_varint(&r, &e->frz_posts) != 0 ||
+          sr_rbuf_str(&r, SR_STAMP_MAX - 1, &st, &sl) != 0 ||
+          memchr(st, 0, sl) != NULL || e->frz_hi > e->next_seq ||
+          (e->frz_hi == 0 && tl > 0))) ||
+        r.p != r.end) {
         free(v);
         return corrupt(err, "meta record", 0);
     }
+    if (tl > 0)
+        memcpy(cur, t, tl);
+    *curlen = tl;
+    if (sl > 0)
+        memcpy(e->stored_stamp, st, sl);
+    e->stored_stamp[sl] = '\0';
     free(v);
     e->nseg = nseg;
     if (nseg == 0)
@@ -779,9 +875,14 @@ static int load_meta(struct sr_engine *e, struct gd_err *err)
 
 static int load(struct sr_engine *e, struct gd_err *err)
 {
-    int rc = load_meta(e, err);
+    char cur[SR_TERM_MAX + 1];
+    size_t curlen;
+    int rc = load_meta(e, cur, &curlen, err);
     if (rc != 0)
         return rc;
+    uint64_t flushed = e->nseg > 0 ? e->seg_hi[e->nseg - 1] : 0;
+    if (e->frz_hi != 0 && e->frz_hi <= flushed)
+        return corrupt(err, "meta record", 1);
     struct store_iter *it =
         store_iter_new(e->s, STORE_CF_SEARCH, "D", 1, NULL, 0);
     for (; store_iter_valid(it); store_iter_next(it)) {
@@ -819,12 +920,45 @@ static int load(struct sr_engine *e, struct gd_err *err)
             sr_fwd_free(&f);
             if (rc != 0)
                 break;
-            e->buf_postings += d.nterms;
+            if (e->frz_hi != 0 && d.seq <= e->frz_hi)
+                e->frz_postings += d.nterms;
+            else
+                e->buf_postings += d.nterms;
         }
     }
     if (rc == 0)
         rc = store_iter_error(it, err);
     store_iter_free(it);
+    if (rc == 0 && e->frz_hi != 0) {
+        /* the segment being written: its terms in order, resuming after
+         * the last one written (see freeze in index.c) */
+        if (sr_bi_terms_in(e, flushed, e->frz_hi, &e->frz_terms, &e->frz_n) !=
+            0)
+            return gd_err_set(err, GD_ENOMEM, "search: out of memory");
+        size_t lo = 0, hi = e->frz_n;
+        while (curlen > 0 && lo < hi) {
+            size_t mid = (lo + hi) / 2, tl;
+            const char *t =
+                sr_tmap_term(&e->bi_terms, e->frz_terms[mid], &tl);
+            if (term_cmp(t, tl, cur, curlen) <= 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        e->frz_pos = lo;
+    }
+    if (rc == 0) {
+        if (e->stored_stamp[0] == '\0') {
+            /* a new index, or one from before stamps: ours from now on */
+            memcpy(e->stored_stamp, e->stamp, sizeof e->stamp);
+        } else if (strcmp(e->stored_stamp, e->stamp) != 0) {
+            e->stamp_mismatch = 1;
+            log_warn("search index built by another analyser",
+                     "index=\"%s\" ours=\"%s\" action=\"rebuild the "
+                     "index\"",
+                     e->stored_stamp, e->stamp);
+        }
+    }
     return rc;
 }
 
@@ -841,6 +975,14 @@ static void state_free(struct sr_engine *e)
     e->nseg = 0;
     e->next_seq = 0;
     e->buf_postings = 0;
+    e->frz_postings = 0;
+    free(e->frz_terms);
+    e->frz_terms = NULL;
+    e->frz_hi = 0;
+    e->frz_n = e->frz_pos = 0;
+    e->frz_keys = e->frz_posts = 0;
+    e->gc_pos = 0;
+    e->stamp_mismatch = 0;
 }
 
 int sr_engine_open(struct store *s, struct sr_engine **out,
@@ -854,6 +996,8 @@ int sr_engine_open(struct store *s, struct sr_engine **out,
         return gd_err_set(err, GD_ENOMEM, "search: out of memory");
     e->s = s;
     e->flush_postings = SR_FLUSH_POSTINGS_DEFAULT;
+    e->step_base = SR_FLUSH_STEP_BASE;
+    e->step_per_term = SR_FLUSH_STEP_PER_TERM;
     e->cache_max = SR_CACHE_BYTES_DEFAULT;
     int rc = sr_norm_open(e, err);
     if (rc == 0)
@@ -909,4 +1053,8 @@ void sr_engine_stats(struct sr_engine *e, struct sr_stats *out)
     out->cache_hits = e->cache_hits;
     out->cache_misses = e->cache_misses;
     out->cache_bytes = e->cache_bytes;
+    out->segments = e->nseg;
+    out->flushing = e->frz_hi != 0;
+    out->buffered_postings = e->bi_total;
+    out->analyser_mismatch = (uint64_t)e->stamp_mismatch;
 }

@@ -6,16 +6,20 @@
  * positions).  Postings are not written per document: they collect in the
  * in-memory buffer index, and when the buffered documents hold
  * flush_postings distinct (term, document) pairs the put that crosses the
- * line writes all of them as one segment ('P' term 0x00 seg: one key per
- * term) into its batch.  The line is crossed at the same call on every
- * replica, so the bytes are the same everywhere; after a restart the
- * buffered documents are found again from their forward records.
+ * line freezes them as the next segment ('P' term 0x00 seg: one key per
+ * term); that put and the following ones each write a bounded share of its
+ * terms into their batches, and the one that writes the last term adds the
+ * 'S' record that makes the segment exist.  Every decision depends only on
+ * the calls, so the bytes are the same everywhere; after a restart the
+ * buffered documents are found again from their forward records and the
+ * writing resumes after the last term 'M' names.
  *
  * A changed document gets a new version (seq); postings of older versions
  * become stale and every reader skips them by comparing with the document
  * table, so an update or removal never reads or rewrites postings.  Within
  * a batch the overlay (struct sr_batch) holds the new document states; the
  * engine's tables take them only when sr_batch_end reports the commit. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +112,8 @@ static void batch_free(struct sr_batch *bt)
     free(bt->map);
     free(bt->new_hi);
     free(bt->undo);
+    if (bt->frz_own)
+        free(bt->frz_terms);
     free(bt);
 }
 
@@ -145,6 +151,13 @@ void sr_batch_begin(struct sr_engine *e, struct store_batch *b)
     bt->next_seq = e->next_seq;
     bt->flushed_seq = e->nseg > 0 ? e->seg_hi[e->nseg - 1] : 0;
     bt->buf_postings = e->buf_postings;
+    bt->frz_postings = e->frz_postings;
+    bt->frz_hi = e->frz_hi;
+    bt->frz_terms = e->frz_terms;
+    bt->frz_n = e->frz_n;
+    bt->frz_pos = e->frz_pos;
+    bt->frz_keys = e->frz_keys;
+    bt->frz_posts = e->frz_posts;
     if (++e->batch_no == 0)
         e->batch_no = 1;
     e->bt = bt;
@@ -152,14 +165,27 @@ void sr_batch_begin(struct sr_engine *e, struct store_batch *b)
 
 /* ---------------------------------------------------------------- records */
 
+/* M: format 2, next version, segments, the segment being written (last
+ * version, last term written, keys and postings so far) and the analyser
+ * stamp the index was built with. */
 static void put_meta(struct sr_engine *e)
 {
     struct sr_batch *bt = e->bt;
-    unsigned char v[64];
+    unsigned char v[64 + SR_TERM_MAX + SR_STAMP_MAX];
     struct sr_wbuf w = {v, 0, sizeof v, 0};
-    sr_wbuf_u8(&w, SR_FORMAT);
+    sr_wbuf_u8(&w, SR_META_FORMAT);
     sr_wbuf_varint(&w, bt->next_seq);
     sr_wbuf_varint(&w, e->nseg + bt->nnew);
+    sr_wbuf_varint(&w, bt->frz_hi);
+    size_t tl = 0;
+    const char *t = "";
+    if (bt->frz_hi != 0 && bt->frz_pos > 0)
+        t = sr_tmap_term(&e->bi_terms, bt->frz_terms[bt->frz_pos - 1], &tl);
+    sr_wbuf_str(&w, t, tl);
+    sr_wbuf_varint(&w, bt->frz_hi != 0 ? bt->frz_keys : 0);
+    sr_wbuf_varint(&w, bt->frz_hi != 0 ? bt->frz_posts : 0);
+    sr_wbuf_str(&w, e->stored_stamp, strlen(e->stored_stamp));
+    assert(!w.oom && w.p == v);
     unsigned char k = SR_KEY_META;
     store_batch_put(bt->b, STORE_CF_SEARCH, &k, 1, v, w.len);
 }
@@ -171,6 +197,40 @@ static void doc_key(unsigned char *k, int kind, uint32_t docno)
 }
 
 /* ---------------------------------------------------------------- flush */
+
+/* Freezes the buffered documents (versions up to next_seq) as the next
+ * segment: from now on the puts of this and later batches write its terms,
+ * in term order, a bounded number of postings each (flush_step).  The term
+ * list may name terms whose postings all went stale; they cost nothing and
+ * write nothing, so a replica that rebuilt its buffer index after a restart
+ * (and lacks them) writes the same keys in the same puts. */
+static int freeze(struct sr_engine *e, struct gd_err *err)
+{
+    struct sr_batch *bt = e->bt;
+    size_t nt = e->bi_terms.n;
+    uint32_t *terms = malloc((nt ? nt : 1) * sizeof *terms);
+    if (terms == NULL)
+        return gd_err_set(err, GD_ENOMEM, "search: out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < nt; i++)
+        if (e->bi[i].n > 0)
+            terms[n++] = (uint32_t)i;
+    if (sr_tmap_sort(&e->bi_terms, terms, n) != 0) {
+        free(terms);
+        return gd_err_set(err, GD_ENOMEM, "search: out of memory");
+    }
+    if (bt->frz_own)
+        free(bt->frz_terms);
+    bt->frz_terms = terms;
+    bt->frz_own = 1;
+    bt->frz_n = n;
+    bt->frz_pos = 0;
+    bt->frz_keys = bt->frz_posts = 0;
+    bt->frz_hi = bt->next_seq;
+    bt->frz_postings += bt->buf_postings;
+    bt->buf_postings = 0;
+    return 0;
+}
 
 struct fl_post {
     uint32_t docno;
@@ -184,46 +244,38 @@ static int fl_post_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Writes every live buffered posting as segment nseg + 1. */
-static int flush(struct sr_engine *e, struct gd_err *err)
+/* Writes whole terms of the frozen segment until budget postings are
+ * written or the terms run out; then the 'S' record makes the segment
+ * complete (it becomes visible to readers at commit).  What is written
+ * depends only on the calls made: the live postings of versions
+ * (flushed_seq, frz_hi] of each term, as the batch sees the documents. */
+static int flush_step(struct sr_engine *e, uint64_t budget, struct gd_err *err)
 {
     struct sr_batch *bt = e->bt;
-    size_t nt = e->bi_terms.n;
-    uint32_t *terms = malloc((nt ? nt : 1) * sizeof *terms);
-    if (terms == NULL)
-        return gd_err_set(err, GD_ENOMEM, "search: out of memory");
-    size_t n = 0, maxp = 0;
-    for (size_t i = 0; i < nt; i++)
-        if (e->bi[i].n > 0) {
-            terms[n++] = (uint32_t)i;
-            if (e->bi[i].n > maxp)
-                maxp = e->bi[i].n;
-        }
-    if (sr_tmap_sort(&e->bi_terms, terms, n) != 0) {
-        free(terms);
-        return gd_err_set(err, GD_ENOMEM, "search: out of memory");
-    }
-    struct fl_post *ps = malloc((maxp ? maxp : 1) * sizeof *ps);
-    size_t kcap = SR_TERM_MAX + 8;
-    unsigned char *key = malloc(kcap);
-    if (ps == NULL || key == NULL) {
-        free(terms);
-        free(ps);
-        free(key);
-        return gd_err_set(err, GD_ENOMEM, "search: out of memory");
-    }
     uint32_t seg = e->nseg + (uint32_t)bt->nnew + 1;
-    uint64_t nkeys = 0, npost = 0;
     struct sr_wbuf *w = &e->wb_post;
-    for (size_t i = 0; i < n; i++) {
-        const struct sr_bvec *v = &e->bi[terms[i]];
+    unsigned char key[SR_TERM_MAX + 8];
+    struct fl_post *ps = NULL;
+    size_t pscap = 0;
+    uint64_t written = 0;
+    while (bt->frz_pos < bt->frz_n && written < budget) {
+        uint32_t ti = bt->frz_terms[bt->frz_pos];
+        const struct sr_bvec *v = &e->bi[ti];
+        if (v->n > pscap) {
+            free(ps);
+            pscap = v->n;
+            ps = malloc(pscap * sizeof *ps);
+            if (ps == NULL)
+                return gd_err_set(err, GD_ENOMEM, "search: out of memory");
+        }
         size_t np = 0;
         for (uint32_t k = 0; k < v->n; k++) {
             const struct sr_dent *d = w_lookup(e, v->v[k].docno);
             if (d != NULL && (uint32_t)d->seq == v->v[k].seq &&
-                d->seq > bt->flushed_seq)
+                d->seq > bt->flushed_seq && d->seq <= bt->frz_hi)
                 ps[np++] = (struct fl_post){v->v[k].docno, v->v[k].tf};
         }
+        bt->frz_pos++;
         if (np == 0)
             continue;
         int sorted = 1; /* usually: documents arrive in docno order */
@@ -245,25 +297,27 @@ static int flush(struct sr_engine *e, struct gd_err *err)
                 if (ps[k].tf[f] != 0)
                     sr_wbuf_varint(w, ps[k].tf[f]);
         }
+        if (w->oom) {
+            free(ps);
+            sr_wbuf_free(w);
+            return gd_err_set(err, GD_ENOMEM, "search: out of memory");
+        }
         size_t tl;
-        const char *t = sr_tmap_term(&e->bi_terms, terms[i], &tl);
+        const char *t = sr_tmap_term(&e->bi_terms, ti, &tl);
+        assert(tl <= SR_TERM_MAX);
         key[0] = SR_KEY_POST;
         memcpy(key + 1, t, tl);
         key[tl + 1] = 0;
         sr_be32_put(key + tl + 2, seg);
-        if (w->oom)
-            break;
         store_batch_put(bt->b, STORE_CF_SEARCH, key, tl + 6, w->p, w->len);
-        nkeys++;
-        npost += np;
+        bt->frz_keys++;
+        bt->frz_posts += np;
+        written += np;
     }
-    free(terms);
     free(ps);
-    free(key);
-    if (w->oom) {
-        sr_wbuf_free(w);
-        return gd_err_set(err, GD_ENOMEM, "search: out of memory");
-    }
+    if (bt->frz_pos < bt->frz_n)
+        return 0;
+    /* every term written: the segment is complete */
     if (bt->nnew == bt->newcap) {
         size_t c = bt->newcap ? bt->newcap * 2 : 4;
         uint64_t *nh = realloc(bt->new_hi, c * sizeof *nh);
@@ -274,14 +328,17 @@ static int flush(struct sr_engine *e, struct gd_err *err)
     }
     unsigned char sk[5], sv[64];
     struct sr_wbuf sw = {sv, 0, sizeof sv, 0};
-    sr_wbuf_varint(&sw, bt->next_seq);
-    sr_wbuf_varint(&sw, nkeys);
-    sr_wbuf_varint(&sw, npost);
+    sr_wbuf_varint(&sw, bt->frz_hi);
+    sr_wbuf_varint(&sw, bt->frz_keys);
+    sr_wbuf_varint(&sw, bt->frz_posts);
     doc_key(sk, SR_KEY_SEG, seg);
     store_batch_put(bt->b, STORE_CF_SEARCH, sk, 5, sv, sw.len);
-    bt->new_hi[bt->nnew++] = bt->next_seq;
-    bt->flushed_seq = bt->next_seq;
-    bt->buf_postings = 0;
+    bt->new_hi[bt->nnew++] = bt->frz_hi;
+    bt->flushed_seq = bt->frz_hi;
+    bt->frz_hi = 0;
+    bt->frz_n = bt->frz_pos = 0;
+    bt->frz_keys = bt->frz_posts = 0;
+    bt->frz_postings = 0;
     return 0;
 }
 
@@ -443,6 +500,17 @@ static void fwd_encode(struct sr_wbuf *w, const struct sr_doc *doc)
         sr_wbuf_str(w, doc->text[f], doc->len[f]);
 }
 
+/* The old version of a document leaves the buffered counts. */
+static void unbuffer(struct sr_batch *bt, const struct sr_dent *old)
+{
+    if (old == NULL || old->seq <= bt->flushed_seq)
+        return;
+    if (bt->frz_hi != 0 && old->seq <= bt->frz_hi)
+        bt->frz_postings -= old->nterms;
+    else
+        bt->buf_postings -= old->nterms;
+}
+
 static int put_remove(struct sr_engine *e, uint32_t docno, struct gd_err *err)
 {
     struct sr_batch *bt = e->bt;
@@ -451,8 +519,7 @@ static int put_remove(struct sr_engine *e, uint32_t docno, struct gd_err *err)
     if (pend_reserve(bt) != 0) /* may move the overlay: look up again */
         return gd_err_set(err, GD_ENOMEM, "search: out of memory");
     const struct sr_dent *old = w_lookup(e, docno);
-    if (old->seq > bt->flushed_seq)
-        bt->buf_postings -= old->nterms;
+    unbuffer(bt, old);
     unsigned char k[5];
     doc_key(k, SR_KEY_DOC, docno);
     store_batch_delete(bt->b, STORE_CF_SEARCH, k, 5);
@@ -535,11 +602,20 @@ int sr_index_put(struct sr_engine *e, uint32_t docno, const struct sr_doc *doc,
     store_batch_put(bt->b, STORE_CF_SEARCH, k, 5, wd->p, wd->len);
     doc_key(k, SR_KEY_FWD, docno);
     store_batch_put(bt->b, STORE_CF_SEARCH, k, 5, e->wb_fwd.p, e->wb_fwd.len);
-    if (old != NULL && old->seq > bt->flushed_seq)
-        bt->buf_postings -= old->nterms;
+    unbuffer(bt, old);
     bt->buf_postings += d.nterms;
     pend_set(bt, docno, &d);
-    if (bt->buf_postings >= e->flush_postings && (rc = flush(e, err)) != 0)
+    /* The put that crosses the flush line freezes the buffer (unless a
+     * segment is still being written: then a later put does); every put
+     * writes a share of the frozen segment proportional to its own size, so
+     * no put pays for a whole segment. */
+    if (bt->frz_hi == 0 && bt->buf_postings >= e->flush_postings &&
+        (rc = freeze(e, err)) != 0)
+        return rc;
+    if (bt->frz_hi != 0 &&
+        (rc = flush_step(e,
+                         e->step_base + (uint64_t)e->step_per_term * d.nterms,
+                         err)) != 0)
         return rc;
     put_meta(e);
     return 0;
@@ -578,6 +654,21 @@ static int commit(struct sr_engine *e)
             p->d.strs = NULL; /* the table owns it now */
     }
     e->buf_postings = bt->buf_postings;
+    e->frz_postings = bt->frz_postings;
+    if (bt->frz_terms != e->frz_terms) {
+        free(e->frz_terms);
+        e->frz_terms = bt->frz_terms;
+        bt->frz_own = 0; /* the engine owns it now */
+    }
+    e->frz_hi = bt->frz_hi;
+    e->frz_n = bt->frz_n;
+    e->frz_pos = bt->frz_pos;
+    e->frz_keys = bt->frz_keys;
+    e->frz_posts = bt->frz_posts;
+    if (e->frz_hi == 0) {
+        free(e->frz_terms);
+        e->frz_terms = NULL;
+    }
     if (bt->nnew > 0) {
         /* Documents buffered before this batch moved into the new segment;
          * the cached lists of the flushed terms lack it. */
@@ -591,9 +682,6 @@ static int commit(struct sr_engine *e)
                 sr_cache_drop(e, t, tl, e->bi_terms.ent[i].hash);
             }
         e->gen++;
-        (void)sr_bi_rebuild(e); /* on failure stale entries just stay */
-    } else if (e->bi_total > 2 * e->buf_postings + 65536) {
-        (void)sr_bi_rebuild(e);
     }
     return rc;
 }
@@ -614,4 +702,8 @@ void sr_batch_end(struct sr_engine *e, int committed)
         e->broken = 1; /* the store has it; reload before the next use */
     batch_free(e->bt);
     e->bt = NULL;
+    /* Postings of flushed or replaced versions leave the buffer index a
+     * bounded number at a time (a whole rebuild took ~10 ms at 2^21). */
+    if (e->bi_total > e->buf_postings + e->frz_postings + 65536)
+        sr_bi_gc(e, SR_GC_STEP);
 }

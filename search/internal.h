@@ -23,6 +23,18 @@
 #define SR_LIMIT_MAX 100
 #define SR_OFFSET_MAX 10000
 #define SR_FLUSH_POSTINGS_DEFAULT (1u << 21)
+/* Segment writing is spread over the puts that follow the one that crosses
+ * the flush line: each text-changing put writes whole terms of the frozen
+ * buffer until it has written SR_FLUSH_STEP_BASE + SR_FLUSH_STEP_PER_TERM *
+ * (its own distinct terms) postings.  Constants of the format: every
+ * replica must use the same values. */
+#define SR_FLUSH_STEP_BASE 4096u
+#define SR_FLUSH_STEP_PER_TERM 3u
+/* Buffer-index garbage collection after a commit: postings examined per
+ * sr_batch_end (memory only, no effect on stored bytes). */
+#define SR_GC_STEP (1u << 17)
+#define SR_STAMP_MAX 96
+#define SR_ANALYSER_VERSION 1 /* bump when analyze.c changes its output */
 #define SR_CACHE_BYTES_DEFAULT ((size_t)256 << 20)
 #define SR_FCACHE_SLOTS 1024
 #define SR_WMEMO_SLOTS (1u << 16)
@@ -283,7 +295,15 @@ struct sr_batch {
     uint64_t flushed_seq; /* versions up to this one are in segments */
     uint64_t *new_hi;     /* last version of each segment flushed here */
     size_t nnew, newcap;
-    uint64_t buf_postings;
+    uint64_t buf_postings; /* distinct terms of live documents above frz_hi */
+    uint64_t frz_postings; /* ... of live documents being flushed */
+    /* the segment being written (0: none): versions (flushed_seq, frz_hi],
+     * terms frz_terms[frz_pos..frz_n) still to write */
+    uint64_t frz_hi;
+    uint32_t *frz_terms; /* the engine's list, or one this batch made */
+    size_t frz_n, frz_pos;
+    uint64_t frz_keys, frz_posts;
+    int frz_own; /* frz_terms was allocated in this batch */
     uint32_t *undo;    /* buffer-index terms touched */
     size_t nundo, undocap;
 };
@@ -326,14 +346,28 @@ struct sr_engine {
     uint32_t nseg;
     uint64_t *seg_hi; /* seg_hi[i] = last seq of segment i + 1 */
     size_t seg_cap;
-    uint64_t buf_postings; /* distinct terms of buffered documents */
+    uint64_t buf_postings; /* distinct terms of buffered documents above
+                              frz_hi (the flush line counts these) */
+    uint64_t frz_postings; /* ... of documents in the segment being written */
     uint32_t flush_postings;
+    uint32_t step_base, step_per_term; /* SR_FLUSH_STEP_* (tests: less) */
+    /* the segment being written, committed state (see struct sr_batch) */
+    uint64_t frz_hi;
+    uint32_t *frz_terms; /* bi_terms indices in term order */
+    size_t frz_n, frz_pos;
+    uint64_t frz_keys, frz_posts;
+
+    /* analyser identity: ours, and the one the index was built with */
+    char stamp[SR_STAMP_MAX];
+    char stored_stamp[SR_STAMP_MAX];
+    int stamp_mismatch;
 
     /* buffer index */
     struct sr_tmap bi_terms;
     struct sr_bvec *bi;
     size_t bicap;
     uint64_t bi_total; /* postings held, stale included */
+    size_t gc_pos;     /* next term the garbage collector looks at */
 
     /* posting cache */
     struct sr_centry **ctab;
@@ -382,6 +416,13 @@ uint32_t sr_seg_of(const uint64_t *seg_hi, uint32_t nseg, uint64_t seq);
 int sr_bi_append(struct sr_engine *e, const char *t, size_t n, uint32_t h,
                  const struct sr_bpost *p);
 int sr_bi_rebuild(struct sr_engine *e);
+/* Drops dead postings of buffer terms from gc_pos on, examining about
+ * budget postings; outside batches only.  Memory only. */
+void sr_bi_gc(struct sr_engine *e, size_t budget);
+/* The terms with postings of versions (lo, hi], in term order, malloc'd
+ * into *out (committed document table; used at load).  0 or GD_ENOMEM. */
+int sr_bi_terms_in(struct sr_engine *e, uint64_t lo, uint64_t hi,
+                   uint32_t **out, size_t *n);
 const struct sr_bvec *sr_bi_find(struct sr_engine *e, const char *t, size_t n,
                                  uint32_t h);
 
@@ -399,6 +440,8 @@ void sr_cache_clear(struct sr_engine *e);
 #define SR_KEY_SEG 'S'
 #define SR_KEY_POST 'P'
 #define SR_FORMAT 1
+#define SR_META_FORMAT 2 /* M: 1 = format, seq, nseg; 2 adds the flush
+                            state and the analyser stamp */
 
 int sr_dent_decode(const unsigned char *v, size_t n, uint32_t docno,
                    struct sr_dent *d, struct gd_err *err);
@@ -428,6 +471,11 @@ int sr_snippet(struct sr_engine *e, const struct sr_fwd *f, int field,
 /* Test hook: segments flush when buffered postings reach n (default
  * SR_FLUSH_POSTINGS_DEFAULT).  Every replica must use the same value. */
 void sr_engine_set_flush_threshold(struct sr_engine *e, uint32_t n);
+/* Test hook: postings written per put while a segment is being written
+ * (default SR_FLUSH_STEP_BASE + SR_FLUSH_STEP_PER_TERM * the put's terms).
+ * Every replica must use the same values. */
+void sr_engine_set_flush_step(struct sr_engine *e, uint32_t base,
+                              uint32_t per_term);
 void sr_engine_set_cache_limit(struct sr_engine *e, size_t bytes);
 
 #endif

@@ -176,6 +176,14 @@ struct sr_stats {
     uint64_t cache_hits;    /* posting lists served from memory */
     uint64_t cache_misses;  /* posting lists read from the store */
     uint64_t cache_bytes;   /* memory held by cached posting lists */
+    /* Added after the first release: */
+    uint64_t segments;      /* posting segments in the store */
+    uint64_t flushing;      /* 1 while a segment is being written */
+    uint64_t buffered_postings; /* (term, document) pairs held in memory */
+    /* 1 when the index was built by another analyser (ICU version, OpenCC
+     * fold table or analyser format): queries keep working but may miss
+     * documents; rebuild the index (sr_engine_open logs a warning). */
+    uint64_t analyser_mismatch;
 };
 void sr_engine_stats(struct sr_engine *e, struct sr_stats *out);
 

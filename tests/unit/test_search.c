@@ -571,9 +571,21 @@ static void gen_doc(uint32_t seed, char *buf, size_t cap, struct tdoc *t,
     t->uses = seed % 7;
 }
 
+static void load_corpus_cb(struct env *v, uint32_t n, uint32_t per,
+                           void (*cb)(struct env *, const uint32_t *,
+                                      const struct tdoc *const *, size_t));
+
 /* n documents in batches of per; every 5th later updated, every 11th
  * removed. */
 static void load_corpus(struct env *v, uint32_t n, uint32_t per)
+{
+    load_corpus_cb(v, n, per, put_docs);
+}
+
+/* As load_corpus, each batch applied by cb. */
+static void load_corpus_cb(struct env *v, uint32_t n, uint32_t per,
+                           void (*put)(struct env *, const uint32_t *,
+                                       const struct tdoc *const *, size_t))
 {
     char (*bufs)[2048] = malloc(per * sizeof *bufs);
     char (*ids)[32] = malloc(per * sizeof *ids);
@@ -587,7 +599,7 @@ static void load_corpus(struct env *v, uint32_t n, uint32_t per)
             nos[k] = i;
             p[k] = &t[k];
         }
-        put_docs(v, nos, p, k);
+        put(v, nos, p, k);
     }
     uint32_t k = 0;
     for (uint32_t i = 5; i <= n; i += 5) {
@@ -595,7 +607,7 @@ static void load_corpus(struct env *v, uint32_t n, uint32_t per)
         nos[k] = i;
         p[k] = &t[k];
         if (++k == per) {
-            put_docs(v, nos, p, k);
+            put(v, nos, p, k);
             k = 0;
         }
     }
@@ -603,12 +615,12 @@ static void load_corpus(struct env *v, uint32_t n, uint32_t per)
         nos[k] = i;
         p[k] = NULL;
         if (++k == per) {
-            put_docs(v, nos, p, k);
+            put(v, nos, p, k);
             k = 0;
         }
     }
     if (k > 0)
-        put_docs(v, nos, p, k);
+        put(v, nos, p, k);
     free(bufs);
     free(ids);
     free(t);
@@ -1229,6 +1241,140 @@ static void test_long_query(void **state)
 }
 
 
+/* Replica b restarts its engine after every batch and first drops every
+ * third batch before applying it: while segments are written over many
+ * puts and batches, it must hold the same bytes as a replica that ran
+ * without interruption, and answer like an index without segments. */
+static int restart_every;
+
+static void put_docs_restart(struct env *v, const uint32_t *docnos,
+                             const struct tdoc *const *docs, size_t n)
+{
+    static unsigned calls;
+    struct gd_err err = {0};
+    if (++calls % 3 == 0) {
+        struct store_batch *b = store_batch_new();
+        assert_non_null(b);
+        sr_batch_begin(v->e, b);
+        for (size_t i = 0; i < n; i++) {
+            struct sr_doc d;
+            if (docs[i] != NULL)
+                to_doc(docs[i], &d);
+            assert_int_equal(
+                sr_index_put(v->e, docnos[i], docs[i] ? &d : NULL, &err), 0);
+        }
+        sr_batch_end(v->e, 0);
+        store_batch_free(b);
+    }
+    put_docs(v, docnos, docs, n);
+    if (restart_every && calls % restart_every == 0) {
+        sr_engine_close(v->e);
+        assert_int_equal(sr_engine_open(v->s, &v->e, &err), 0);
+        sr_engine_set_flush_threshold(v->e, 3000);
+        sr_engine_set_flush_step(v->e, 200, 1);
+    }
+}
+
+static int inflight_seen;
+
+static void put_docs_watch(struct env *v, const uint32_t *docnos,
+                           const struct tdoc *const *docs, size_t n)
+{
+    put_docs(v, docnos, docs, n);
+    struct sr_stats st;
+    sr_engine_stats(v->e, &st);
+    inflight_seen += st.flushing != 0;
+}
+
+static void test_spread_flush(void **state)
+{
+    struct env a, b, c;
+    env_open(&a);
+    env_open(&b);
+    env_open(&c);
+    sr_engine_set_flush_threshold(a.e, 3000);
+    sr_engine_set_flush_step(a.e, 200, 1);
+    sr_engine_set_flush_threshold(b.e, 3000);
+    sr_engine_set_flush_step(b.e, 200, 1);
+    restart_every = 1;
+    inflight_seen = 0;
+    load_corpus_cb(&a, 400, 3, put_docs_watch);
+    load_corpus_cb(&b, 400, 3, put_docs_restart);
+    load_corpus(&c, 400, 50);
+    assert_true(inflight_seen > 20); /* segments were written over batches */
+    assert_true(a.e->nseg > 2);
+    size_t la, lb;
+    char *ba = cf_blob(a.s, &la);
+    char *bb = cf_blob(b.s, &lb);
+    assert_int_equal(la, lb);
+    assert_memory_equal(ba, bb, la);
+    free(ba);
+    free(bb);
+    same_results(&a, &b);
+    same_results(&a, &c);
+    /* answers stay right while a segment is half written */
+    struct env d;
+    env_open(&d);
+    sr_engine_set_flush_threshold(d.e, 3000);
+    sr_engine_set_flush_step(d.e, 50, 0);
+    char buf[2048], id[32];
+    struct tdoc t;
+    int checked = 0;
+    for (uint32_t i = 1; i <= 200; i++) {
+        gen_doc(i, buf, sizeof buf, &t, id);
+        put1(&d, i, &t);
+        if (d.e->frz_hi != 0 && d.e->frz_pos > 0 && i % 5 == 0) {
+            struct env e2;
+            env_open(&e2);
+            for (uint32_t k = 1; k <= i; k++) {
+                gen_doc(k, buf, sizeof buf, &t, id);
+                put1(&e2, k, &t);
+            }
+            same_results(&d, &e2);
+            env_close(&e2, 1);
+            checked++;
+        }
+    }
+    assert_true(checked > 0);
+    restart_every = 0;
+    env_close(&a, 1);
+    env_close(&b, 1);
+    env_close(&c, 1);
+    env_close(&d, 1);
+}
+
+/* The analyser stamp in M: a fresh index takes ours; an index built by
+ * another analyser is reported (stats) and keeps its stamp. */
+static void test_analyser_stamp(void **state)
+{
+    struct env v;
+    env_open(&v);
+    put1(&v, 1, &d_fee);
+    struct sr_stats st;
+    sr_engine_stats(v.e, &st);
+    assert_int_equal(st.analyser_mismatch, 0);
+    assert_string_equal(v.e->stored_stamp, v.e->stamp);
+    assert_non_null(strstr(v.e->stamp, "icu"));
+    struct gd_err err = {0};
+    assert_int_equal(sr_engine_reload(v.e, &err), 0);
+    sr_engine_stats(v.e, &st);
+    assert_int_equal(st.analyser_mismatch, 0);
+    /* pretend the index was written by another version */
+    snprintf(v.e->stored_stamp, sizeof v.e->stored_stamp, "a0 icu1.0");
+    put1(&v, 2, &d_fee);
+    assert_int_equal(sr_engine_reload(v.e, &err), 0);
+    sr_engine_stats(v.e, &st);
+    assert_int_equal(st.analyser_mismatch, 1);
+    assert_string_equal(v.e->stored_stamp, "a0 icu1.0");
+    assert_true(finds(&v, "电费", 1)); /* still answers */
+    put1(&v, 3, &d_fee);
+    sr_engine_close(v.e);
+    assert_int_equal(sr_engine_open(v.s, &v.e, &err), 0);
+    sr_engine_stats(v.e, &st);
+    assert_int_equal(st.analyser_mismatch, 1);
+    env_close(&v, 1);
+}
+
 /* Random bytes in every kind of record: open and search answer 0 or
  * GD_ECORRUPT, and never crash (run under ASan/UBSan). */
 static void test_garbage_records(void **state)
@@ -1313,6 +1459,8 @@ int main(void)
         cmocka_unit_test(test_analysis_stable),
         cmocka_unit_test(test_dropped_flush),
         cmocka_unit_test(test_long_query),
+        cmocka_unit_test(test_spread_flush),
+        cmocka_unit_test(test_analyser_stamp),
         cmocka_unit_test(test_garbage_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
