@@ -318,6 +318,7 @@ int main(int argc, char **argv)
     char raft_default[NODE_ADDR_MAX], dbdir[4096], raftdir[4096];
     char origin_buf[32];
     char *stored = NULL;
+    int record_id = 0;
     struct cluster_rec cr;
     char host[NODE_ADDR_MAX];
     const char *colon;
@@ -381,9 +382,9 @@ int main(int argc, char **argv)
         }
         free(stored);
     } else {
-        char idbuf[32];
-        snprintf(idbuf, sizeof idbuf, "%llu", (unsigned long long)o.id);
-        store_meta_put(node.store, "node_id", idbuf);
+        /* Recorded once the node has started: a start refused for a bad
+         * flag or address leaves the directory unclaimed. */
+        record_id = 1;
     }
     memset(&cr, 0, sizeof cr);
     if (store_cluster_get(node.store, &cr, &err) == 0) {
@@ -452,6 +453,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "grideskd: %s\n", err.msg);
         store_close(node.store);
         return EXIT_USAGE;
+    }
+    if (record_id) {
+        char idbuf[32];
+        snprintf(idbuf, sizeof idbuf, "%llu", (unsigned long long)o.id);
+        if (store_meta_put(node.store, "node_id", idbuf) != 0) {
+            log_warn("cannot record the node id in the data dir", "id=%s",
+                     idbuf);
+        }
     }
     rnode_on_leader_change(node.rn, cluster_on_leader, &node);
     cluster_maint_start(&node);

@@ -385,7 +385,8 @@ def test_grideskd_bad_flags_exit_2_with_one_line():
         ["--id", "1"] + base + ["--cluster", "1=127.0.0.1:%d" % rp, "--election-timeout", "x"],
         ["--id", "1", "--data", os.path.join(d, "y"), "--http", "192.0.2.1:80",
          "--raft", "127.0.0.1:%d" % rp, "--cluster", "1=127.0.0.1:%d" % rp],
-        ["--id", "2"] + base + ["--join", "127.0.0.1:%d" % free_port()],
+        ["--id", "2", "--data", os.path.join(d, "z"), "--http", "127.0.0.1:%d" % hp,
+         "--raft", "127.0.0.1:%d" % rp, "--join", "127.0.0.1:%d" % free_port()],
         ["--id"],
     ]
     bad = []
@@ -395,9 +396,31 @@ def test_grideskd_bad_flags_exit_2_with_one_line():
         except Exception as e:  # noqa: BLE001 -- a timeout means it started running
             bad.append("grideskd %s: %r" % (" ".join(argv), e))
             continue
-        lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+        # One error line; a node that got as far as running (the --join
+        # case retries for a while) may also have written log lines.
+        lines = [ln for ln in p.stderr.splitlines()
+                 if ln.strip() and not ln.startswith("ts=")]
         if sanitizer_report(p.stderr):
             bad.append("grideskd %s: sanitizer: %s" % (" ".join(argv), sanitizer_report(p.stderr)))
         elif p.returncode != 2 or len(lines) != 1:
             bad.append("grideskd %s: rc=%d stderr=%r" % (" ".join(argv), p.returncode, p.stderr[-400:]))
     assert not bad, "bad usage not refused with exit 2 + one stderr line:\n  " + "\n  ".join(bad)
+
+
+def test_refused_start_leaves_the_data_dir_unclaimed():
+    """A start refused for a bad --cluster must not record its --id in the
+    data dir: the same dir then starts under another id (it is refused here
+    only for that run's own bad flag, not as "belongs to node 5")."""
+    d = make_temp_dir()
+    data = os.path.join(d, "data")
+    rp = free_port()
+    base = ["--data", data, "--http", "127.0.0.1:%d" % free_port(),
+            "--raft", "127.0.0.1:%d" % rp]
+    p = run_prog([GRIDESKD, "--id", "5"] + base + ["--cluster", "1=127.0.0.1:%d" % rp],
+                 env={"GRIDESK_ADMIN_PASSWORD": "x"}, timeout=t(30))
+    assert p.returncode == 2 and "does not list" in p.stderr, (p.returncode, p.stderr)
+    p = run_prog([GRIDESKD, "--id", "6"] + base + ["--cluster", "1=127.0.0.1:%d" % rp],
+                 env={"GRIDESK_ADMIN_PASSWORD": "x"}, timeout=t(30))
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert "belongs to node" not in p.stderr, "the refused start claimed the dir: %r" % p.stderr
+    assert "does not list this node's --id 6" in p.stderr, p.stderr
