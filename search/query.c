@@ -679,8 +679,9 @@ struct occ {
  *  - *prox, 0..1: how closely the document keeps consecutive units
  *    together and in order (exact gap 1, decaying with the distance),
  *    weighted by field;
- *  - *sfield: the field to show, the best weighted body field holding units,
- *    else the title, else the first non-empty field. */
+ *  - *sfield: the field to show, the best weighted body field (fault,
+ *    cause, solution, script) holding units, else the keywords, else the
+ *    title, else the first non-empty field. */
 static int doc_match(struct sr_engine *e, const struct sr_fwd *f,
                      unsigned fields, const struct qctx *qc,
                      struct qterm **seq, size_t nseq, double *prox,
@@ -774,13 +775,17 @@ static int doc_match(struct sr_engine *e, const struct sr_fwd *f,
     }
     free(pos);
     *prox = pairs > 0 ? sum / (double)pairs : 0;
+    /* The title is shown next to the snippet anyway, and keywords are a
+     * bare list: a sentence from the body tells the agent more. */
     double bs = 0;
     int bf = -1;
-    for (int fl = SR_F_KEYWORDS; fl < SR_F__COUNT; fl++)
+    for (int fl = SR_F_FAULT; fl < SR_F__COUNT; fl++)
         if (fsc[fl] * field_w[fl] > bs) {
             bs = fsc[fl] * field_w[fl];
             bf = fl;
         }
+    if (bf < 0 && fsc[SR_F_KEYWORDS] > 0)
+        bf = SR_F_KEYWORDS;
     if (bf < 0 && fsc[SR_F_TITLE] > 0)
         bf = SR_F_TITLE;
     for (int fl = SR_F_FAULT; bf < 0 && fl < SR_F__COUNT; fl++)
@@ -795,8 +800,8 @@ static int doc_match(struct sr_engine *e, const struct sr_fwd *f,
  * non-empty body field. */
 static int mask_field(unsigned fields, const struct sr_fwd *f)
 {
-    static const int order[] = {SR_F_KEYWORDS, SR_F_FAULT, SR_F_SOLUTION,
-                                SR_F_CAUSE, SR_F_SCRIPT};
+    static const int order[] = {SR_F_FAULT, SR_F_SOLUTION, SR_F_CAUSE,
+                                SR_F_SCRIPT, SR_F_KEYWORDS};
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
         if (fields & (1u << order[i]))
             return order[i];

@@ -1019,6 +1019,28 @@ static void test_match_any(void **state)
     env_close(&v, 1);
 }
 
+/* The snippet is a sentence of the body when the body matches, even when
+ * the title and keywords match too (they are shown or read anyway). */
+static void test_snippet_prefers_body(void **state)
+{
+    struct env v;
+    env_open(&v);
+    const struct tdoc a = {.id = "A",
+                           .f = {[SR_F_TITLE] = "电费缴纳",
+                                 [SR_F_KEYWORDS] = "电费\n缴费",
+                                 [SR_F_SOLUTION] = "可在网上国网缴纳电费"}};
+    put1(&v, 1, &a);
+    struct sr_result r;
+    struct qopt o = {0};
+    o.snippets = 1;
+    assert_int_equal(search(&v, "电费", &o, &r), 0);
+    assert_int_equal(r.n, 1);
+    assert_non_null(r.hits[0].snippet);
+    assert_non_null(strstr(r.hits[0].snippet, "网上国网"));
+    sr_result_free(&r);
+    env_close(&v, 1);
+}
+
 static void test_corrupt(void **state)
 {
     struct env v;
@@ -1453,6 +1475,7 @@ int main(void)
         cmocka_unit_test(test_suggestion),
         cmocka_unit_test(test_query_from_text),
         cmocka_unit_test(test_match_any),
+        cmocka_unit_test(test_snippet_prefers_body),
         cmocka_unit_test(test_corrupt),
         cmocka_unit_test(test_stats_and_cache),
         cmocka_unit_test(test_term_sort),
