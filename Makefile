@@ -95,6 +95,17 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@./bench/run.sh
 
+# Knowledge-base search vs SQLite FTS5 (bench/kb/): `make bench-kb` runs only
+# that part; `make bench` runs it too, from bench/run.sh.
+.PHONY: bench-kb
+$(BUILD)/bench/kbbench: bench/kb/kbbench.c $(LIBOBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LIBS) -lsqlite3
+
+bench-kb: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/kbbench
+	@./bench/kb/run.sh
+
 fmt:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 

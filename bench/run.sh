@@ -277,4 +277,5 @@ python3 "$BENCH_DIR/report.py" --out "$OUT" --command "$COMMAND" --data-dir "$WO
 if [ "$write_doc" = 0 ]; then
   log "docs/BENCHMARKS.md not written (BENCH_WRITE_DOC=$BENCH_WRITE_DOC, all systems ok: $all_ok); report in $OUT/report.md"
 fi
+KB_FROM_BENCH=1 "$BENCH_DIR/kb/run.sh" || all_ok=0  # knowledge-base search vs SQLite FTS5
 [ "$all_ok" = 1 ]
