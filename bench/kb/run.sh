@@ -22,6 +22,8 @@
 #   KB_BIN=build/bench/kbbench
 #   BENCH_TMPDIR=$TMPDIR|/tmp where the index directories go
 #   BENCH_KEEP=0              1: keep the index directories
+#   KB_IMPORT=1               0: skip the bulk import through a 3-node cluster
+#                             (bench/kb/import.sh, KB_IMPORT_SIZE=100000)
 # Results: bench/out/kb/run-<timestamp>/ (JSON per size, logs, report.md).
 set -uo pipefail
 
@@ -136,5 +138,9 @@ else
 fi
 if [ "$write_doc" = 0 ]; then
   log "docs/BENCHMARKS.md not written (KB_WRITE_DOC=$KB_WRITE_DOC, all sizes ok: $all_ok); report in $OUT/report.md"
+fi
+# Bulk import through a real 3-node cluster (KB_IMPORT=0 skips it).
+if [ "${KB_IMPORT:-1}" = 1 ]; then
+  "$KB_DIR/import.sh" || all_ok=0
 fi
 [ "$all_ok" = 1 ]
