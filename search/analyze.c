@@ -263,6 +263,8 @@ void sr_analysis_free(struct sr_analysis *a)
     free(a->cls);
     free(a->u16);
     free(a->u2c);
+    free(a->words);
+    free(a->runs);
     memset(a, 0, sizeof *a);
 }
 
@@ -444,12 +446,8 @@ static int add_tok(struct sr_analysis *a, int kind, size_t c0, size_t c1,
     return 0;
 }
 
-struct word {
-    uint32_t c0, c1;
-};
-
 struct wlist {
-    struct word *v;
+    struct sr_aword *v;
     size_t n, cap;
 };
 
@@ -470,14 +468,11 @@ static int wl_add(struct wlist *w, uint32_t c0, uint32_t c1)
  * direct-mapped memo: knowledge-base text repeats its phrases a lot, and
  * the dictionary walk is most of the cost of analysis. */
 static int run_words(struct sr_engine *e, struct sr_analysis *a, size_t r0,
-                     size_t r1, struct wlist *w)
+                     size_t r1, uint32_t h, struct wlist *w)
 {
     size_t n = r1 - r0;
-    uint32_t h = sr_hash(a->cp + r0, n * sizeof *a->cp);
     struct sr_wmemo *m = NULL;
     if (n <= SR_WMEMO_RUN_MAX) {
-        if (e->wmemo == NULL)
-            e->wmemo = calloc(SR_WMEMO_SLOTS, sizeof *e->wmemo);
         if (e->wmemo != NULL) {
             m = &e->wmemo[h & (SR_WMEMO_SLOTS - 1)];
             if (m->v != NULL && m->hash == h && m->ncp == n &&
@@ -524,13 +519,21 @@ static int run_words(struct sr_engine *e, struct sr_analysis *a, size_t r0,
     }
     if (m != NULL) {
         size_t nw = w->n - first;
-        uint32_t *v = malloc((n + nw) * sizeof *v);
-        if (v != NULL) { /* a memo that cannot be kept is just skipped */
+        /* the slot's old array is reused when it is large enough */
+        uint32_t *v = m->v;
+        if (v == NULL || (size_t)m->ncp + m->nw < n + nw) {
+            v = realloc(m->v, (n + nw) * sizeof *v);
+            if (v == NULL) { /* a memo that cannot be kept is just dropped */
+                free(m->v);
+                m->v = NULL;
+                return 0;
+            }
+        }
+        {
             memcpy(v, a->cp + r0, n * sizeof *v);
             for (size_t k = 0; k < nw; k++)
                 v[n + k] = (w->v[first + k].c0 - (uint32_t)r0) << 16 |
                            (w->v[first + k].c1 - (uint32_t)r0);
-            free(m->v);
             m->v = v;
             m->hash = h;
             m->ncp = (uint16_t)n;
@@ -540,13 +543,31 @@ static int run_words(struct sr_engine *e, struct sr_analysis *a, size_t r0,
     return 0;
 }
 
-/* The dictionary words of every CJK run of two or more characters. */
-static int cjk_words(struct sr_engine *e, struct sr_analysis *a,
-                     struct word **out, size_t *nout)
+/* The memo's key: a hash of a run's code points (memory only; never
+ * stored), a word at a time. */
+static uint32_t run_hash(const uint32_t *cp, size_t n)
 {
-    struct wlist w = {0};
+    uint32_t h = 0x9e3779b9u ^ (uint32_t)n;
+    for (size_t k = 0; k < n; k++)
+        h = ((h << 5 | h >> 27) ^ cp[k]) * 0x9e3779b1u;
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    return h;
+}
+
+/* The dictionary words of every CJK run of two or more characters, into
+ * a->words.  The runs are found first and their memo slots fetched ahead
+ * (the memo is far larger than the caches), then segmented in order. */
+static int cjk_words(struct sr_engine *e, struct sr_analysis *a,
+                     struct sr_aword **out, size_t *nout)
+{
+    struct wlist w = {a->words, 0, a->wcap};
+    size_t nr = 0;
     *out = NULL;
     *nout = 0;
+    if (e->wmemo == NULL) /* without a memo every run goes to ICU */
+        e->wmemo = calloc(SR_WMEMO_SLOTS, sizeof *e->wmemo);
     for (size_t k = 0; k < a->ncp;) {
         if (a->cls[k] != CL_CJK) {
             k++;
@@ -555,13 +576,33 @@ static int cjk_words(struct sr_engine *e, struct sr_analysis *a,
         size_t r1 = k;
         while (r1 < a->ncp && a->cls[r1] == CL_CJK)
             r1++;
-        if (r1 - k >= 2 && r1 - k < 0x8000 &&
-            run_words(e, a, k, r1, &w) != 0) {
-            free(w.v);
-            return GD_ENOMEM;
+        if (r1 - k >= 2 && r1 - k < 0x8000) {
+            if (grow((void **)&a->runs, &a->runcap, nr + 1, sizeof *a->runs) !=
+                0)
+                return GD_ENOMEM;
+            struct sr_arun *r = &a->runs[nr++];
+            r->r0 = (uint32_t)k;
+            r->r1 = (uint32_t)r1;
+            r->hash = run_hash(a->cp + k, r1 - k);
+            if (e->wmemo != NULL && r1 - k <= SR_WMEMO_RUN_MAX)
+                __builtin_prefetch(&e->wmemo[r->hash & (SR_WMEMO_SLOTS - 1)]);
         }
         k = r1;
     }
+    if (e->wmemo != NULL)
+        for (size_t i = 0; i < nr; i++) {
+            const struct sr_wmemo *m =
+                &e->wmemo[a->runs[i].hash & (SR_WMEMO_SLOTS - 1)];
+            if (m->v != NULL && m->hash == a->runs[i].hash)
+                __builtin_prefetch(m->v);
+        }
+    int rc = 0;
+    for (size_t i = 0; i < nr && rc == 0; i++)
+        rc = run_words(e, a, a->runs[i].r0, a->runs[i].r1, a->runs[i].hash, &w);
+    a->words = w.v; /* kept for the next text */
+    a->wcap = w.cap;
+    if (rc != 0)
+        return rc;
     *out = w.v;
     *nout = w.n;
     return 0;
@@ -580,7 +621,7 @@ int sr_analyze_into(struct sr_engine *e, struct sr_analysis *a,
     int rc = normalise(e, a, (const unsigned char *)text, len);
     if (rc != 0)
         return rc;
-    struct word *w = NULL;
+    struct sr_aword *w = NULL; /* a->words */
     size_t nw = 0, wi = 0;
     int has_run = 0;
     for (size_t k = 0; k + 1 < a->ncp && !has_run; k++)
@@ -657,7 +698,6 @@ int sr_analyze_into(struct sr_engine *e, struct sr_analysis *a,
             k = t1;
         }
     }
-    free(w);
     *pos = p;
     return rc;
 }

@@ -141,17 +141,6 @@ int sr_rbuf_str(struct sr_rbuf *r, size_t max, const char **s, size_t *n)
 
 /* ------------------------------------------------------------ hashing */
 
-uint32_t sr_hash(const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
 uint64_t sr_hash64(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *s = p;
@@ -187,13 +176,14 @@ long sr_tmap_find(const struct sr_tmap *m, const char *t, size_t n, uint32_t h)
     if (m->cap == 0)
         return -1;
     size_t mask = m->cap - 1;
+    uint64_t pre = sr_tmap_pre(t, n);
     for (size_t i = h & mask;; i = (i + 1) & mask) {
         uint32_t s = m->slot[i];
         if (s == 0)
             return -1;
         const struct sr_tment *en = &m->ent[s - 1];
-        if (en->hash == h && en->len == n &&
-            (n == 0 || memcmp(m->arena + en->off, t, n) == 0))
+        if (en->hash == h && en->len == n && en->pre == pre &&
+            (n <= 8 || memcmp(m->arena + en->off + 8, t + 8, n - 8) == 0))
             return (long)(s - 1);
     }
 }
@@ -256,6 +246,7 @@ int sr_tmap_get(struct sr_tmap *m, const char *t, size_t n, uint32_t h,
     en->off = (uint32_t)m->alen;
     en->len = (uint32_t)n;
     en->hash = h;
+    en->pre = sr_tmap_pre(t, n);
     m->alen += n;
     size_t i = h & (m->cap - 1);
     while (m->slot[i] != 0)

@@ -12,7 +12,7 @@
 #include "search/internal.h"
 #include "storage/store.h"
 
-#define PAGE_BITS 12
+#define PAGE_BITS SR_PAGE_BITS
 #define PAGE_SIZE (1u << PAGE_BITS)
 
 static int corrupt(struct gd_err *err, const char *what, uint32_t n)
@@ -21,15 +21,6 @@ static int corrupt(struct gd_err *err, const char *what, uint32_t n)
 }
 
 /* ------------------------------------------------------- document table */
-
-struct sr_dent *sr_doc_get(struct sr_engine *e, uint32_t docno)
-{
-    size_t pg = docno >> PAGE_BITS;
-    if (pg >= e->npages || e->pages[pg] == NULL)
-        return NULL;
-    uint32_t slot = e->pages[pg][docno & (PAGE_SIZE - 1)];
-    return slot != 0 ? &e->docs[slot] : NULL;
-}
 
 static void sums_add(struct sr_engine *e, const struct sr_dent *d, int sign)
 {
@@ -330,13 +321,10 @@ static int bi_reserve(struct sr_engine *e, size_t n)
     return 0;
 }
 
-int sr_bi_append(struct sr_engine *e, const char *t, size_t n, uint32_t h,
-                 const struct sr_bpost *p)
+/* Appends p to the postings of buffer term idx (bi reserved), saving the
+ * term's length for the undo of a dropped batch. */
+static int bi_push(struct sr_engine *e, uint32_t idx, const struct sr_bpost *p)
 {
-    uint32_t idx;
-    if (sr_tmap_get(&e->bi_terms, t, n, h, &idx, NULL) != 0 ||
-        bi_reserve(e, (size_t)idx + 1) != 0)
-        return GD_ENOMEM;
     struct sr_bvec *v = &e->bi[idx];
     struct sr_batch *bt = e->bt;
     if (bt != NULL && v->mark != e->batch_no) {
@@ -362,6 +350,62 @@ int sr_bi_append(struct sr_engine *e, const char *t, size_t n, uint32_t h,
     }
     v->v[v->n++] = *p;
     e->bi_total++;
+    return 0;
+}
+
+/* Groups of terms for sr_bi_append_terms: enough independent lookups to
+ * keep several cache misses in flight, few enough to stay in L1. */
+#define BI_GROUP 16
+
+int sr_bi_append_terms(struct sr_engine *e, const struct sr_tmap *m,
+                       const uint32_t (*tf)[SR_F__COUNT], uint32_t docno,
+                       uint32_t seq)
+{
+    /* The buffer index is far larger than the caches, and a document's
+     * terms are scattered over it: each term costs a miss on its map slot,
+     * its map entry, its posting vector and the vector's tail.  Done one
+     * stage at a time over a group of terms (prefetching the next stage),
+     * those misses overlap instead of following one another.  The result
+     * is exactly that of finding (or adding) each term and appending its
+     * posting, term by term in the map's order. */
+    struct sr_tmap *bm = &e->bi_terms;
+    struct sr_bpost bp;
+    uint32_t idx[BI_GROUP];
+    bp.docno = docno;
+    bp.seq = seq;
+    for (size_t i0 = 0; i0 < m->n; i0 += BI_GROUP) {
+        size_t g = m->n - i0 < BI_GROUP ? m->n - i0 : BI_GROUP;
+        const struct sr_tment *te = m->ent + i0;
+        if (bm->cap > 0) {
+            size_t mask = bm->cap - 1;
+            for (size_t j = 0; j < g; j++)
+                __builtin_prefetch(&bm->slot[te[j].hash & mask]);
+            for (size_t j = 0; j < g; j++) {
+                uint32_t s = bm->slot[te[j].hash & mask];
+                if (s != 0)
+                    __builtin_prefetch(&bm->ent[s - 1]);
+            }
+        }
+        for (size_t j = 0; j < g; j++) {
+            if (sr_tmap_get(bm, m->arena + te[j].off, te[j].len, te[j].hash,
+                            &idx[j], NULL) != 0 ||
+                bi_reserve(e, (size_t)idx[j] + 1) != 0)
+                return GD_ENOMEM;
+            __builtin_prefetch(&e->bi[idx[j]]);
+        }
+        for (size_t j = 0; j < g; j++) {
+            const struct sr_bvec *v = &e->bi[idx[j]];
+            if (v->n < v->cap)
+                __builtin_prefetch(&v->v[v->n], 1);
+        }
+        for (size_t j = 0; j < g; j++) {
+            const uint32_t *f = tf[i0 + j];
+            for (int k = 0; k < SR_F__COUNT; k++)
+                bp.tf[k] = (uint8_t)(f[k] > 255 ? 255 : f[k]);
+            if (bi_push(e, idx[j], &bp) != 0)
+                return GD_ENOMEM;
+        }
+    }
     return 0;
 }
 

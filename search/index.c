@@ -29,7 +29,7 @@
 
 /* ---------------------------------------------------------------- overlay */
 
-static struct sr_pend *pend_find(struct sr_batch *bt, uint32_t docno)
+static inline struct sr_pend *pend_find(struct sr_batch *bt, uint32_t docno)
 {
     if (bt->mapcap == 0)
         return NULL;
@@ -476,18 +476,9 @@ int sr_doc_terms(struct sr_engine *e, const char *const *text,
 /* Appends the terms in e->dterms to the buffer index for (docno, seq). */
 int sr_doc_terms_buffer(struct sr_engine *e, uint32_t docno, uint64_t seq)
 {
-    struct sr_bpost bp;
-    bp.docno = docno;
-    bp.seq = (uint32_t)seq;
-    for (size_t i = 0; i < e->dterms.n; i++) {
-        size_t tl;
-        const char *t = sr_tmap_term(&e->dterms, (uint32_t)i, &tl);
-        for (int f = 0; f < SR_F__COUNT; f++)
-            bp.tf[f] = (uint8_t)(e->dtf[i][f] > 255 ? 255 : e->dtf[i][f]);
-        if (sr_bi_append(e, t, tl, e->dterms.ent[i].hash, &bp) != 0)
-            return GD_ENOMEM;
-    }
-    return 0;
+    return sr_bi_append_terms(e, &e->dterms,
+                              (const uint32_t(*)[SR_F__COUNT])e->dtf, docno,
+                              (uint32_t)seq);
 }
 
 /* The forward record: the six texts, for snippets, proximity and the

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "search/search.h"
@@ -105,8 +106,18 @@ static inline void sr_be32_put(unsigned char *p, uint32_t v)
     p[3] = (unsigned char)v;
 }
 
-/* FNV-1a: terms are short, and the value never reaches the store. */
-uint32_t sr_hash(const void *p, size_t n);
+/* FNV-1a: terms are short, and the value never reaches the store.  Inline:
+ * analysis hashes every token. */
+static inline uint32_t sr_hash(const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 16777619u;
+    }
+    return h;
+}
 uint64_t sr_hash64(uint64_t h, const void *p, size_t n);
 
 /* --------------------------------------------------- term map (codec.c) */
@@ -115,6 +126,8 @@ uint64_t sr_hash64(uint64_t h, const void *p, size_t n);
  * insertion order.  No deletion; sr_tmap_clear keeps the memory. */
 struct sr_tment {
     uint32_t off, len, hash;
+    uint64_t pre; /* the first 8 bytes, zero-padded: terms of up to 8 bytes
+                     (most of them) compare without touching the arena */
 };
 
 struct sr_tmap {
@@ -128,6 +141,28 @@ struct sr_tmap {
 
 void sr_tmap_free(struct sr_tmap *m);
 void sr_tmap_clear(struct sr_tmap *m);
+/* The first min(n, 8) bytes of t, zero-padded (struct sr_tment.pre; the
+ * byte order of the host, compared only in memory). */
+static inline uint64_t sr_tmap_pre(const char *t, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)t;
+    uint64_t v;
+    uint32_t lo, hi;
+    if (n >= 8) {
+        memcpy(&v, p, 8);
+        return v;
+    }
+    if (n >= 4) { /* two loads that overlap: the same bytes OR'ed */
+        memcpy(&lo, p, 4);
+        memcpy(&hi, p + n - 4, 4);
+        return (uint64_t)lo | (uint64_t)hi << (8 * (n - 4));
+    }
+    if (n == 0)
+        return 0;
+    return (uint64_t)p[0] | (uint64_t)p[n / 2] << (8 * (n / 2)) |
+           (uint64_t)p[n - 1] << (8 * (n - 1));
+}
+
 /* Index of the term, or -1. */
 long sr_tmap_find(const struct sr_tmap *m, const char *t, size_t n, uint32_t h);
 /* Finds or inserts; *idx is its index, *created 1 when new.  GD_ENOMEM. */
@@ -179,6 +214,15 @@ struct sr_analysis {
     size_t nu16, u16cap, u2ccap;
     uint32_t nrun;  /* CJK runs so far */
     int no_words;   /* skip dictionary words (snippets need none) */
+    /* dictionary words of the current text and its CJK runs (scratch) */
+    struct sr_aword {
+        uint32_t c0, c1; /* code points [c0, c1) */
+    } *words;
+    size_t wcap;
+    struct sr_arun {
+        uint32_t r0, r1, hash;
+    } *runs;
+    size_t runcap;
 };
 
 void sr_analysis_free(struct sr_analysis *a);
@@ -406,15 +450,29 @@ struct sr_engine {
 /* index.c: drops the open batch's overlay (sr_batch_end(e, 0)). */
 void sr_batch_discard(struct sr_engine *e);
 
-/* engine.c: document table */
-struct sr_dent *sr_doc_get(struct sr_engine *e, uint32_t docno);
+/* engine.c: document table.  sr_doc_get is inline: the flush and the
+ * buffer's garbage collector look up every posting's document. */
+#define SR_PAGE_BITS 12 /* docno >> SR_PAGE_BITS: page of the slot table */
+static inline struct sr_dent *sr_doc_get(struct sr_engine *e, uint32_t docno)
+{
+    size_t pg = docno >> SR_PAGE_BITS;
+    if (pg >= e->npages || e->pages[pg] == NULL)
+        return NULL;
+    uint32_t slot = e->pages[pg][docno & ((1u << SR_PAGE_BITS) - 1)];
+    return slot != 0 ? &e->docs[slot] : NULL;
+}
 int sr_doc_set(struct sr_engine *e, const struct sr_dent *d); /* takes strs */
 void sr_doc_remove(struct sr_engine *e, uint32_t docno);
 uint32_t sr_seg_of(const uint64_t *seg_hi, uint32_t nseg, uint64_t seq);
 
 /* engine.c: buffer index */
-int sr_bi_append(struct sr_engine *e, const char *t, size_t n, uint32_t h,
-                 const struct sr_bpost *p);
+/* Appends a posting for (docno, seq) to every term of m, in m's order,
+ * adding the terms the buffer lacks; tf[i] is term i's per-field tf
+ * (clamped to 255).  0 or GD_ENOMEM (postings appended so far stay; the
+ * batch's undo drops them). */
+int sr_bi_append_terms(struct sr_engine *e, const struct sr_tmap *m,
+                       const uint32_t (*tf)[SR_F__COUNT], uint32_t docno,
+                       uint32_t seq);
 int sr_bi_rebuild(struct sr_engine *e);
 /* Drops dead postings of buffer terms from gc_pos on, examining about
  * budget postings; outside batches only.  Memory only. */
