@@ -17,6 +17,7 @@
 #include "core/strbuf.h"
 #include "core/util.h"
 #include "node/api_int.h"
+#include "node/views.h"
 #include "search/search.h"
 #include "storage/kb.h"
 #include "storage/tickets.h"
@@ -234,127 +235,6 @@ static int parse_article(json_t *o, int flags, const char *const *extra,
     return 0;
 }
 
-/* ---- views ---------------------------------------------------------- */
-
-static json_t *jtime(uint64_t hlc)
-{
-    char buf[40];
-
-    if (hlc == 0)
-        return json_null();
-    gd_time_format(hlc_ms(hlc), buf, sizeof buf);
-    return json_string(buf);
-}
-
-static json_t *jstrn(const char *s)
-{
-    return json_string(s ? s : "");
-}
-
-static json_t *jopt(const char *s)
-{
-    return s && *s ? json_string(s) : json_null();
-}
-
-static json_t *strv_json(char *const *v, size_t n)
-{
-    json_t *a = json_array();
-
-    for (size_t i = 0; a != NULL && i < n; i++)
-        if (json_array_append_new(a, jstrn(v[i])) != 0) {
-            json_decref(a);
-            return NULL;
-        }
-    return a;
-}
-
-static json_t *changed_json(uint32_t changed)
-{
-    json_t *a = json_array();
-
-    for (uint32_t b = 1; a != NULL && b <= KB_F_STATUS; b <<= 1)
-        if ((changed & b) &&
-            json_array_append_new(a, json_string(kb_field_name(b))) != 0) {
-            json_decref(a);
-            return NULL;
-        }
-    return a;
-}
-
-static json_t *article_json(const struct kb_article *a, int with_tickets)
-{
-    json_t *src = json_array(), *v;
-
-    for (size_t i = 0; src != NULL && i < a->n_sources; i++)
-        if (json_array_append_new(
-                src, json_pack("{s:s,s:o}", "type",
-                               kb_source_name(a->sources[i].type), "title",
-                               jstrn(a->sources[i].title))) != 0) {
-            json_decref(src);
-            src = NULL;
-        }
-    if (src == NULL)
-        return NULL;
-    v = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:I,s:o,s:o,"
-                  "s:o,s:o,s:I}",
-                  "id", jstrn(a->id), "title", jstrn(a->title), "category",
-                  jstrn(a->category), "fault", jstrn(a->text[KB_FAULT]),
-                  "cause", jstrn(a->text[KB_CAUSE]), "solution",
-                  jstrn(a->text[KB_SOLUTION]), "script",
-                  jstrn(a->text[KB_SCRIPT]), "keywords",
-                  strv_json(a->keywords, a->n_keywords), "sources", src,
-                  "region", jstrn(a->region), "status",
-                  kb_status_name(a->status), "version",
-                  (json_int_t)a->version, "created_at", jtime(a->created_hlc),
-                  "created_by", jstrn(a->created_by), "updated_at",
-                  jtime(a->updated_hlc), "updated_by", jstrn(a->updated_by),
-                  "uses", (json_int_t)a->uses);
-    if (v != NULL && with_tickets &&
-        json_object_set_new(v, "tickets",
-                            strv_json(a->tickets, a->n_tickets)) != 0) {
-        json_decref(v);
-        return NULL;
-    }
-    return v;
-}
-
-static json_t *proposal_json(const struct kb_proposal *p)
-{
-    json_t *v = article_json(&p->content, 0);
-
-    if (v == NULL)
-        return NULL;
-    /* The content is the proposal's, not an article's: drop article-only
-     * fields, then add the proposal's own. */
-    json_object_del(v, "version");
-    json_object_del(v, "created_at");
-    json_object_del(v, "created_by");
-    json_object_del(v, "updated_at");
-    json_object_del(v, "updated_by");
-    json_object_del(v, "uses");
-    json_object_del(v, "status");
-    if (json_object_set_new(v, "id", jstrn(p->id)) ||
-        json_object_set_new(v, "status",
-                            json_string(kb_proposal_status_name(p->status))) ||
-        json_object_set_new(v, "ticket", jopt(p->ticket)) ||
-        json_object_set_new(v, "article", jopt(p->article)) ||
-        json_object_set_new(v, "reason", jopt(p->reason)) ||
-        json_object_set_new(v, "proposed_by", jstrn(p->proposed_by)) ||
-        json_object_set_new(v, "proposed_at", jtime(p->proposed_hlc)) ||
-        json_object_set_new(v, "reviewed_by", jopt(p->reviewed_by)) ||
-        json_object_set_new(v, "reviewed_at", jtime(p->reviewed_hlc)) ||
-        json_object_set_new(v, "decision_reason", jopt(p->decision_reason)) ||
-        json_object_set_new(v, "result_article", jopt(p->result_article)) ||
-        json_object_set_new(v, "result_version",
-                            p->result_version
-                                ? json_integer((json_int_t)p->result_version)
-                                : json_null())) {
-        json_decref(v);
-        return NULL;
-    }
-    return v;
-}
-
 static void add_applied(struct ctx *c, json_t *v)
 {
     if (v != NULL)
@@ -381,7 +261,7 @@ static void send_article(struct ctx *c, const char *id, uint32_t version,
             send_error(c, rc, "cannot read article %s: %s", id, err.msg);
         return;
     }
-    v = article_json(&a, 1);
+    v = view_article(&a, 1);
     kb_article_clear(&a);
     add_applied(c, v);
     send_json(c, status, v);
@@ -401,7 +281,7 @@ static void send_proposal(struct ctx *c, const char *id, int status)
                    id);
         return;
     }
-    v = proposal_json(&p);
+    v = view_proposal(&p);
     kb_proposal_clear(&p);
     add_applied(c, v);
     send_json(c, status, v);
@@ -713,7 +593,7 @@ static void handle_list(struct ctx *c)
     }
     arr = json_array();
     for (size_t i = 0; arr != NULL && i < n; i++)
-        if (json_array_append_new(arr, article_json(&items[i], 0)) != 0) {
+        if (json_array_append_new(arr, view_article(&items[i], 0)) != 0) {
             json_decref(arr);
             arr = NULL;
         }
@@ -744,32 +624,16 @@ static void handle_history(struct ctx *c, const char *id)
                 arr, json_pack("{s:I,s:s,s:o,s:o,s:o,s:o}", "version",
                                (json_int_t)v[i].version, "status",
                                kb_status_name(v[i].status), "at",
-                               jtime(v[i].updated_hlc), "by",
-                               jstrn(v[i].updated_by), "note",
-                               jopt(v[i].note), "changed",
-                               changed_json(v[i].changed))) != 0) {
+                               view_time(v[i].updated_hlc), "by",
+                               view_str(v[i].updated_by), "note",
+                               view_opt_str(v[i].note), "changed",
+                               view_kb_changed(v[i].changed))) != 0) {
             json_decref(arr);
             arr = NULL;
         }
     store_kb_articles_free(v, n);
     send_json(c, 200, arr ? json_pack("{s:s,s:o}", "id", id, "items", arr)
                           : NULL);
-}
-
-/* The value of one field bit of a, as JSON. */
-static json_t *field_json(const struct kb_article *a, uint32_t bit)
-{
-    json_t *all = article_json(a, 0), *v;
-    const char *name = kb_field_name(bit);
-
-    if (all == NULL || name == NULL) {
-        json_decref(all);
-        return NULL;
-    }
-    v = json_object_get(all, name);
-    json_incref(v);
-    json_decref(all);
-    return v;
 }
 
 static void handle_diff(struct ctx *c, const char *id)
@@ -810,8 +674,8 @@ static void handle_diff(struct ctx *c, const char *id)
             continue;
         if (json_array_append_new(
                 arr, json_pack("{s:s,s:o,s:o}", "field", kb_field_name(bit),
-                               "from", field_json(&a, bit), "to",
-                               field_json(&b, bit))) != 0) {
+                               "from", view_article_field(&a, bit), "to",
+                               view_article_field(&b, bit))) != 0) {
             json_decref(arr);
             arr = NULL;
         }
@@ -948,9 +812,9 @@ static void run_search(struct ctx *c, const char *q, size_t qlen,
             continue;
         }
         item = json_pack("{s:s,s:o,s:o,s:f,s:o,s:s,s:I}", "id", r.hits[i].id,
-                         "title", jstrn(a.title), "category",
-                         jstrn(a.category), "score", r.hits[i].score,
-                         "snippet", jstrn(r.hits[i].snippet), "status",
+                         "title", view_str(a.title), "category",
+                         view_str(a.category), "score", r.hits[i].score,
+                         "snippet", view_str(r.hits[i].snippet), "status",
                          kb_status_name(a.status), "version",
                          (json_int_t)a.version);
         kb_article_clear(&a);
@@ -1106,7 +970,7 @@ static void import_finish(struct import_state *st)
         } else if (rej != NULL &&
                    json_array_append_new(
                        rej, json_pack("{s:I,s:o,s:s,s:s}", "index",
-                                      (json_int_t)i, "id", jopt(it->id),
+                                      (json_int_t)i, "id", view_opt_str(it->id),
                                       "error", it->msg, "code",
                                       gd_code_name(it->code))) !=
                        0) {
@@ -1376,7 +1240,7 @@ static void handle_proposal_list(struct ctx *c)
     }
     arr = json_array();
     for (size_t i = 0; arr != NULL && i < n; i++)
-        if (json_array_append_new(arr, proposal_json(&items[i])) != 0) {
+        if (json_array_append_new(arr, view_proposal(&items[i])) != 0) {
             json_decref(arr);
             arr = NULL;
         }

@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "core/event.h"
+#include "core/kb.h"
 #include "core/ticket.h"
 #include "storage/store.h"
 
@@ -15,5 +16,17 @@ json_t *view_ticket(struct store *s, const struct ticket *t, int with_events);
 /* Serialises v compactly into a malloc'd string (caller frees); NULL on
  * OOM. */
 char *view_dump(const json_t *v, size_t *len);
+
+/* Knowledge base (node/views_kb.c). */
+json_t *view_time(uint64_t hlc);     /* +08:00 time of an HLC, null for 0 */
+json_t *view_str(const char *s);     /* NULL as "" */
+json_t *view_opt_str(const char *s); /* NULL or "" as null */
+json_t *view_strv(char *const *v, size_t n);
+json_t *view_kb_changed(uint32_t changed); /* ["title", ...] */
+/* The article; its linked tickets too when with_tickets. */
+json_t *view_article(const struct kb_article *a, int with_tickets);
+json_t *view_proposal(const struct kb_proposal *p);
+/* The JSON value of one field (a kb_field_bit) of a. */
+json_t *view_article_field(const struct kb_article *a, uint32_t bit);
 
 #endif
