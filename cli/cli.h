@@ -51,6 +51,9 @@ struct cli_ctx {
 int cli_err_set(struct cli_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* cli_err_set(err, CLI_ENOMEM, "out of memory"). */
+int cli_no_memory(struct cli_err *err);
+
 /* Exit status for a code (CLI_OK and CLI_HELP give 0). */
 int cli_exit_status(int code);
 

@@ -16,11 +16,6 @@
 #include "cli/output.h"
 #include "cli/strbuf.h"
 
-static int no_memory(struct cli_err *err)
-{
-    return cli_err_set(err, CLI_ENOMEM, "out of memory");
-}
-
 static int print_article(const json_t *a, const void *unused,
                          struct cli_err *err)
 {
@@ -45,7 +40,7 @@ static int print_article(const json_t *a, const void *unused,
         rc = kb_show_body(a);
     if (rc == 0 && json_array_size(json_object_get(a, "tickets")) > 0)
         rc = kb_show_member("tickets", a, "tickets");
-    return rc < 0 ? no_memory(err) : 0;
+    return rc < 0 ? cli_no_memory(err) : 0;
 }
 
 /* "article ID: STATUS, version N" after a change. */
@@ -177,7 +172,7 @@ int cmd_kb_show(struct cli_ctx *ctx, int argc, char **argv, struct cli_err *err)
     if (rc == 0 && version != NULL) {
         strbuf_printf(&path, "?version=%ld", n);
         if (!strbuf_ok(&path))
-            rc = no_memory(err);
+            rc = cli_no_memory(err);
     }
     if (rc == 0)
         rc = kb_request_show(ctx, "GET", path.buf, NULL, print_article, NULL,
@@ -209,7 +204,7 @@ static int print_history(const json_t *resp, const void *unused,
     }
     t = table_new(6, headers);
     if (t == NULL)
-        return no_memory(err);
+        return cli_no_memory(err);
     table_set_max(t, 3, 16);
     table_set_max(t, 4, 40);
     table_set_flex(t, 5, 10, 60);
@@ -235,7 +230,7 @@ static int print_history(const json_t *resp, const void *unused,
     if (rc == 0)
         rc = table_print(t, stdout);
     table_free(t);
-    return rc < 0 ? no_memory(err) : 0;
+    return rc < 0 ? cli_no_memory(err) : 0;
 }
 
 int cmd_kb_history(struct cli_ctx *ctx, int argc, char **argv,
@@ -333,7 +328,7 @@ static int print_diff(const json_t *d, const void *unused, struct cli_err *err)
     if (ok)
         fputs(sb.buf, stdout);
     strbuf_close(&sb);
-    return ok ? 0 : no_memory(err);
+    return ok ? 0 : cli_no_memory(err);
 }
 
 int cmd_kb_diff(struct cli_ctx *ctx, int argc, char **argv, struct cli_err *err)
@@ -365,7 +360,7 @@ int cmd_kb_diff(struct cli_ctx *ctx, int argc, char **argv, struct cli_err *err)
         sep = '&';
     }
     if (rc == 0 && !strbuf_ok(&path))
-        rc = no_memory(err);
+        rc = cli_no_memory(err);
     if (rc == 0)
         rc = kb_request_show(ctx, "GET", path.buf, NULL, print_diff, NULL, err);
     strbuf_close(&path);
@@ -393,7 +388,7 @@ int cmd_kb_list(struct cli_ctx *ctx, int argc, char **argv, struct cli_err *err)
     static const char *const keys[] = {"category", "status", "limit", NULL};
     static const char *const headers[] = {"ID",   "STATUS",   "VER",
                                           "USES", "CATEGORY", "TITLE"};
-    static const struct kb_listing l = {
+    static const struct cli_listing l = {
         "/v1/kb/articles", keys,          "articles",   6,
         headers,           article_cells, article_shape};
     struct args_opt opts[] = {
@@ -406,7 +401,7 @@ int cmd_kb_list(struct cli_ctx *ctx, int argc, char **argv, struct cli_err *err)
     rc = args_parse(ctx, argc, argv, opts, pos, 0, &npos, err);
     if (rc < 0)
         return rc;
-    return kb_run_listing(ctx, &l, opts, err);
+    return cli_run_listing(ctx, &l, opts, err);
 }
 
 /* ------------------------------------------------ status, publish, retire */

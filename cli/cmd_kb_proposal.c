@@ -15,11 +15,6 @@
 #include "cli/output.h"
 #include "cli/strbuf.h"
 
-static int no_memory(struct cli_err *err)
-{
-    return cli_err_set(err, CLI_ENOMEM, "out of memory");
-}
-
 static int print_proposed(const json_t *p, const void *unused,
                           struct cli_err *err)
 {
@@ -98,7 +93,7 @@ static int print_proposal(const json_t *p, const void *unused,
     }
     if (rc == 0)
         rc = kb_show_body(p);
-    return rc < 0 ? no_memory(err) : 0;
+    return rc < 0 ? cli_no_memory(err) : 0;
 }
 
 static void proposal_cells(const json_t *p, char (*b)[128], const char **c)
@@ -123,7 +118,7 @@ int cmd_kb_proposals(struct cli_ctx *ctx, int argc, char **argv,
     static const char *const keys[] = {"status", "limit", NULL};
     static const char *const headers[] = {"ID",     "STATUS", "ARTICLE",
                                           "TICKET", "BY",     "TITLE"};
-    static const struct kb_listing l = {
+    static const struct cli_listing l = {
         "/v1/kb/proposals", keys,          "proposals", 6, headers,
         proposal_cells,     proposal_shape};
     struct args_opt opts[] = {
@@ -138,7 +133,7 @@ int cmd_kb_proposals(struct cli_ctx *ctx, int argc, char **argv,
     if (rc < 0)
         return rc;
     if (npos == 0)
-        return kb_run_listing(ctx, &l, opts, err);
+        return cli_run_listing(ctx, &l, opts, err);
     if (opts[0].value || opts[1].value || opts[2].value || opts[3].value)
         return cli_err_set(err, CLI_EUSAGE,
                            "kb proposals ID takes no list "
@@ -210,7 +205,7 @@ int cmd_kb_review(struct cli_ctx *ctx, int argc, char **argv,
     if (body == NULL ||
         (publish && json_object_set_new(body, "publish", json_true()) != 0)) {
         json_decref(body);
-        return no_memory(err);
+        return cli_no_memory(err);
     }
     strbuf_init(&path);
     rc = kb_path(&path, "proposals", pos[0], "/review", err);

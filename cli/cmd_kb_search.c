@@ -18,11 +18,6 @@
 /* Words of a query taken from the command line: `kb search 电费 查询`. */
 #define QUERY_WORDS_MAX 32
 
-static int no_memory(struct cli_err *err)
-{
-    return cli_err_set(err, CLI_ENOMEM, "out of memory");
-}
-
 static size_t digits(long n)
 {
     size_t d = 1;
@@ -63,7 +58,7 @@ int kb_print_hits(const json_t *resp, long first_rank, struct cli_err *err)
         snip_w = term - rank_w - 2;
     t = table_new(5, headers);
     if (t == NULL)
-        return no_memory(err);
+        return cli_no_memory(err);
     table_set_flex(t, 2, 10, 40);
     table_set_max(t, 3, 24);
     json_array_foreach(items, i, hit)
@@ -101,7 +96,7 @@ int kb_print_hits(const json_t *resp, long first_rank, struct cli_err *err)
         rc = table_print(t, stdout);
     table_free(t);
     if (rc < 0)
-        return no_memory(err);
+        return cli_no_memory(err);
     if (json_is_integer(total) &&
         json_integer_value(total) >
             first_rank - 1 + (json_int_t)json_array_size(items))
@@ -171,7 +166,7 @@ int cmd_kb_search(struct cli_ctx *ctx, int argc, char **argv,
     }
     if (!strbuf_ok(&q)) {
         strbuf_close(&q);
-        return no_memory(err);
+        return cli_no_memory(err);
     }
     if (q.len == 0 || strspn(q.buf, " \t") == q.len) {
         strbuf_close(&q);
@@ -193,7 +188,7 @@ int cmd_kb_search(struct cli_ctx *ctx, int argc, char **argv,
     add_query(&path, opts, keys, &sep);
     strbuf_close(&q);
     rc = strbuf_ok(&path) ? show_hits(ctx, path.buf, offset + 1, err)
-                          : no_memory(err);
+                          : cli_no_memory(err);
     strbuf_close(&path);
     return rc;
 }
@@ -224,7 +219,7 @@ int kb_hits_for(struct cli_ctx *ctx, int argc, char **argv, const char *prefix,
     strbuf_put_urlenc(&path, pos[0]);
     strbuf_puts(&path, tail);
     add_query(&path, opts, keys, &sep);
-    rc = strbuf_ok(&path) ? show_hits(ctx, path.buf, 1, err) : no_memory(err);
+    rc = strbuf_ok(&path) ? show_hits(ctx, path.buf, 1, err) : cli_no_memory(err);
     strbuf_close(&path);
     return rc;
 }

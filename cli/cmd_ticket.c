@@ -1,7 +1,6 @@
 /* `gridesk ticket create|show|list|event|suggest`: tickets (工单) through the
  * node's /v1/tickets API.  Values such as classes, channels and statuses
  * are passed through; the node validates them and its message is shown. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,16 +11,12 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/kb.h"
+#include "cli/listing.h"
 #include "cli/output.h"
 #include "cli/strbuf.h"
 
 /* Width of the labels in `ticket show`. */
 #define LABEL_W 13
-
-static int no_memory(struct cli_err *err)
-{
-    return cli_err_set(err, CLI_ENOMEM, "out of memory");
-}
 
 static const char *member(const json_t *obj, const char *key, char *buf,
                           size_t n)
@@ -139,7 +134,7 @@ static int print_events(const json_t *events, struct cli_err *err)
     }
     t = table_new(4, headers);
     if (t == NULL)
-        return no_memory(err);
+        return cli_no_memory(err);
     table_set_flex(t, 3, 20, 80);
     json_array_foreach(events, i, ev)
     {
@@ -163,7 +158,7 @@ static int print_events(const json_t *events, struct cli_err *err)
         rc = table_print(t, stdout);
     }
     table_free(t);
-    return rc < 0 ? no_memory(err) : 0;
+    return rc < 0 ? cli_no_memory(err) : 0;
 }
 
 /* Human view of one ticket: its fields, then its timeline. */
@@ -186,7 +181,7 @@ static int print_ticket(const json_t *tk, struct cli_err *err)
                   out_time(json_object_get(tk, "created_at"), b1, sizeof b1),
                   member(tk, "created_by", b2, sizeof b2));
     if (!strbuf_ok(&sb))
-        return no_memory(err);
+        return cli_no_memory(err);
     print_field("created", sb.buf);
     strbuf_close(&sb);
     print_field("updated",
@@ -203,7 +198,7 @@ static int ticket_path(struct strbuf *sb, const char *id, const char *tail,
     strbuf_puts(sb, "/v1/tickets/");
     strbuf_put_urlenc(sb, id);
     strbuf_puts(sb, tail);
-    return strbuf_ok(sb) ? 0 : no_memory(err);
+    return strbuf_ok(sb) ? 0 : cli_no_memory(err);
 }
 
 int cmd_ticket_show(struct cli_ctx *ctx, int argc, char **argv,
@@ -237,186 +232,41 @@ int cmd_ticket_show(struct cli_ctx *ctx, int argc, char **argv,
     return rc;
 }
 
-/* Adds one page's items to the table (and to all, when collecting). */
-static int add_rows(struct table *t, json_t *items, json_t *all)
+static void ticket_cells(const json_t *tk, char (*b)[128], const char **cells)
 {
-    json_t *tk;
-    size_t i;
-
-    json_array_foreach(items, i, tk)
-    {
-        char b[6][128];
-        const char *cells[6] = {
-            member(tk, "id", b[0], sizeof b[0]),
-            member(tk, "status", b[1], sizeof b[1]),
-            member(tk, "class", b[2], sizeof b[2]),
-            member(tk, "customer", b[3], sizeof b[3]),
-            member(tk, "owner", b[4], sizeof b[4]),
-            member(tk, "summary", b[5], sizeof b[5]),
-        };
-        if (all != NULL && json_array_append(all, tk) != 0)
-            return CLI_ENOMEM;
-        if (t != NULL && table_add(t, cells) < 0)
-            return CLI_ENOMEM;
-    }
-    return 0;
+    static const char *const keys[] = {"id",       "status", "class",
+                                       "customer", "owner",  "summary"};
+    for (int i = 0; i < 6; i++)
+        cells[i] = member(tk, keys[i], b[i], sizeof b[i]);
 }
 
-/* Builds GET /v1/tickets?... for one page. */
-static void list_path(struct strbuf *sb, const struct args_opt *opts,
-                      const char *after)
+static void ticket_shape(struct table *t)
 {
-    static const char *const keys[] = {"status", "customer", "limit"};
-    char sep = '?';
-    size_t i;
-
-    strbuf_puts(sb, "/v1/tickets");
-    for (i = 0; i < 3; i++) {
-        const char *v = args_get(opts, keys[i]);
-        if (v == NULL)
-            continue;
-        strbuf_printf(sb, "%c%s=", sep, keys[i]);
-        strbuf_put_urlenc(sb, v);
-        sep = '&';
-    }
-    if (after != NULL) {
-        strbuf_printf(sb, "%cafter=", sep);
-        strbuf_put_urlenc(sb, after);
-    }
-}
-
-/* The cursor of a page as text, or NULL when there are no more pages. */
-static char *next_cursor(const json_t *page)
-{
-    const json_t *next = json_object_get(page, "next");
-    char b[64];
-
-    if (next == NULL || json_is_null(next) ||
-        (json_is_string(next) && json_string_length(next) == 0))
-        return NULL;
-    return strdup(out_scalar(next, b, sizeof b));
+    table_set_max(t, 3, 24);
+    table_set_max(t, 4, 16);
+    table_set_flex(t, 5, 10, 60);
 }
 
 int cmd_ticket_list(struct cli_ctx *ctx, int argc, char **argv,
                     struct cli_err *err)
 {
+    static const char *const keys[] = {"status", "customer", "limit", NULL};
     static const char *const headers[] = {"ID",       "STATUS", "CLASS",
                                           "CUSTOMER", "OWNER",  "SUMMARY"};
+    static const struct cli_listing l = {
+        "/v1/tickets", keys,         "tickets",   6,
+        headers,       ticket_cells, ticket_shape};
     struct args_opt opts[] = {
         {"status", true, NULL}, {"customer", true, NULL}, {"limit", true, NULL},
         {"after", true, NULL},  {"all", false, NULL},     {NULL, false, NULL},
     };
-    const char *pos[1], *limit;
-    bool all_pages;
-    struct api_conn conn;
-    struct table *t = NULL;
-    json_t *resp = NULL, *all = NULL;
-    char *cursor = NULL, *next = NULL;
+    const char *pos[1];
     int npos, rc;
 
     rc = args_parse(ctx, argc, argv, opts, pos, 0, &npos, err);
     if (rc < 0)
         return rc;
-    limit = args_get(opts, "limit");
-    if (limit != NULL) {
-        char *end;
-        long n;
-        errno = 0;
-        n = strtol(limit, &end, 10);
-        if (limit[0] < '0' || limit[0] > '9' || *end != '\0' || errno != 0 ||
-            n < 1)
-            return cli_err_set(err, CLI_EUSAGE,
-                               "--limit must be a positive number");
-    }
-    all_pages = args_get(opts, "all") != NULL;
-    if (args_get(opts, "after") != NULL) {
-        cursor = strdup(args_get(opts, "after"));
-        if (cursor == NULL)
-            return no_memory(err);
-    }
-    rc = api_open(&conn, ctx, 0, err);
-    if (rc < 0) {
-        free(cursor);
-        return rc;
-    }
-    if (!ctx->json)
-        t = table_new(6, headers);
-    if (all_pages && ctx->json)
-        all = json_array();
-    if ((!ctx->json && t == NULL) || (all_pages && ctx->json && all == NULL)) {
-        rc = no_memory(err);
-        goto out;
-    }
-    if (t != NULL) {
-        table_set_max(t, 3, 24);
-        table_set_max(t, 4, 16);
-        table_set_flex(t, 5, 10, 60);
-    }
-
-    for (;;) {
-        struct strbuf path;
-        json_t *items;
-
-        strbuf_init(&path);
-        list_path(&path, opts, cursor);
-        rc = strbuf_ok(&path)
-                 ? api_call(&conn, "GET", path.buf, NULL, &resp, err)
-                 : no_memory(err);
-        strbuf_close(&path);
-        if (rc < 0)
-            goto out;
-        items = json_object_get(resp, "items");
-        if (!json_is_array(items)) {
-            rc = cli_err_set(err, CLI_ENET,
-                             "%s sent a ticket list without \"items\"",
-                             conn.node);
-            goto out;
-        }
-        if (ctx->json && !all_pages) {
-            rc = out_json(resp, err);
-            goto out;
-        }
-        if (add_rows(t, items, all) < 0) {
-            rc = no_memory(err);
-            goto out;
-        }
-        free(next);
-        next = next_cursor(resp);
-        json_decref(resp);
-        resp = NULL;
-        if (!all_pages || next == NULL)
-            break;
-        if (cursor != NULL && strcmp(cursor, next) == 0) {
-            rc = cli_err_set(err, CLI_ENET,
-                             "%s returned cursor '%s' twice; stopping",
-                             conn.node, next);
-            goto out;
-        }
-        free(cursor);
-        cursor = next;
-        next = NULL;
-    }
-
-    if (ctx->json) {
-        json_t *doc = json_pack("{s:O, s:n}", "items", all, "next");
-        rc = doc != NULL ? out_json(doc, err) : no_memory(err);
-        json_decref(doc);
-        goto out;
-    }
-    if (table_rows(t) == 0)
-        printf("no tickets\n");
-    else if (table_print(t, stdout) < 0)
-        rc = no_memory(err);
-    if (rc == 0 && next != NULL)
-        out_line("next: %s", next);
-out:
-    free(cursor);
-    free(next);
-    table_free(t);
-    json_decref(all);
-    json_decref(resp);
-    api_close(&conn);
-    return rc;
+    return cli_run_listing(ctx, &l, opts, err);
 }
 
 /* Which options each kind of event takes; the first may be required. */
@@ -489,7 +339,7 @@ int cmd_ticket_event(struct cli_ctx *ctx, int argc, char **argv,
         }
     }
     if (body == NULL)
-        return no_memory(err);
+        return cli_no_memory(err);
 
     strbuf_init(&path);
     rc = ticket_path(&path, pos[0], "/events", err);

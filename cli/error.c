@@ -30,3 +30,8 @@ int cli_exit_status(int code)
     default: return CLI_EXIT_REFUSED;
     }
 }
+
+int cli_no_memory(struct cli_err *err)
+{
+    return cli_err_set(err, CLI_ENOMEM, "out of memory");
+}

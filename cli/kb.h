@@ -184,20 +184,6 @@ int kb_need_title_category(const json_t *body, struct cli_err *err);
 
 struct table;
 
-/* A paged listing: GET base?KEY=...&limit=&after=, following "next" with
- * --all, printed as a table (cells fills one row from an item into b). */
-struct kb_listing {
-    const char *base;           /* "/v1/kb/articles" */
-    const char *const *keys;    /* query options copied from the flags */
-    const char *noun;           /* "articles", for messages */
-    int ncols;                  /* table columns, at most 8 */
-    const char *const *headers; /* column names */
-    void (*cells)(const json_t *item, char (*b)[128], const char **cells);
-    void (*shape)(struct table *t); /* column caps and the flexible one */
-};
-
-/* Runs listing l with the flags in opts (its keys, limit, after, all). */
-int kb_run_listing(struct cli_ctx *ctx, const struct kb_listing *l,
-                   const struct args_opt *opts, struct cli_err *err);
+#include "cli/listing.h"
 
 #endif

@@ -16,11 +16,6 @@
 /* Largest file read for a text flag (@PATH) or --file. */
 #define KB_FLAG_FILE_MAX (4u * 1024 * 1024)
 
-static int no_memory(struct cli_err *err)
-{
-    return cli_err_set(err, CLI_ENOMEM, "out of memory");
-}
-
 /* ------------------------------------------------------------ small checks */
 
 bool kb_status_valid(const char *s)
@@ -408,7 +403,7 @@ int kb_flags_each(const struct args_opt *o, const char *value, void *data,
 
     if (strcmp(o->name, "keyword") == 0) {
         if (f->keywords == NULL && (f->keywords = json_array()) == NULL)
-            return no_memory(err);
+            return cli_no_memory(err);
         if (value[0] == '\0')
             return 0; /* --keyword '' : the list may stay empty */
         item = json_string(value);
@@ -416,7 +411,7 @@ int kb_flags_each(const struct args_opt *o, const char *value, void *data,
             return cli_err_set(err, CLI_EUSAGE,
                                "--keyword must be valid UTF-8");
         if (json_array_append_new(f->keywords, item) != 0)
-            return no_memory(err);
+            return cli_no_memory(err);
         return 0;
     }
     if (strcmp(o->name, "source") == 0) {
@@ -424,12 +419,12 @@ int kb_flags_each(const struct args_opt *o, const char *value, void *data,
         int rc;
 
         if (f->sources == NULL && (f->sources = json_array()) == NULL)
-            return no_memory(err);
+            return cli_no_memory(err);
         rc = kb_parse_source(value, &item, msg, sizeof msg);
         if (rc < 0)
             return cli_err_set(err, rc, "--source: %s", msg);
         if (json_array_append_new(f->sources, item) != 0)
-            return no_memory(err);
+            return cli_no_memory(err);
     }
     return 0;
 }
@@ -480,7 +475,7 @@ static int read_whole(const char *flag, const char *path, char **out,
         fclose(f);
     *len = sb.len;
     *out = strbuf_take(&sb);
-    return *out != NULL ? 0 : no_memory(err);
+    return *out != NULL ? 0 : cli_no_memory(err);
 }
 
 int kb_flag_text(const char *flag, const char *value, json_t **out,
@@ -587,7 +582,7 @@ static int load_file_body(enum kb_body_kind kind, const char *path,
                 json_object_get(doc, "proposed_by") == NULL &&
                 json_object_set(doc, "article", v) != 0) {
                 json_decref(doc);
-                return no_memory(err);
+                return cli_no_memory(err);
             }
             drop = true;
         }
@@ -643,7 +638,7 @@ int kb_body_from_flags(enum kb_body_kind kind, const struct args_opt *opts,
         if (rc < 0)
             return rc;
     } else if ((body = json_object()) == NULL) {
-        return no_memory(err);
+        return cli_no_memory(err);
     }
     for (i = 0; i < sizeof field_flags / sizeof field_flags[0]; i++) {
         const struct field_flag *ff = &field_flags[i];
@@ -664,18 +659,18 @@ int kb_body_from_flags(enum kb_body_kind kind, const struct args_opt *opts,
             goto fail;
         }
         if (json_object_set_new(body, ff->field, v) != 0) {
-            rc = no_memory(err);
+            rc = cli_no_memory(err);
             goto fail;
         }
     }
     if (f->keywords != NULL &&
         json_object_set(body, "keywords", f->keywords) != 0) {
-        rc = no_memory(err);
+        rc = cli_no_memory(err);
         goto fail;
     }
     if (f->sources != NULL && kind != KB_BODY_PROPOSE &&
         json_object_set(body, "sources", f->sources) != 0) {
-        rc = no_memory(err);
+        rc = cli_no_memory(err);
         goto fail;
     }
     version = kind == KB_BODY_EDIT ? args_get(opts, "version") : NULL;
@@ -685,7 +680,7 @@ int kb_body_from_flags(enum kb_body_kind kind, const struct args_opt *opts,
         if (rc < 0)
             goto fail;
         if (json_object_set_new(body, "version", json_integer(n)) != 0) {
-            rc = no_memory(err);
+            rc = cli_no_memory(err);
             goto fail;
         }
     }
@@ -706,7 +701,7 @@ int kb_path(struct strbuf *sb, const char *collection, const char *id,
     strbuf_printf(sb, "/v1/kb/%s/", collection);
     strbuf_put_urlenc(sb, id);
     strbuf_puts(sb, tail);
-    return strbuf_ok(sb) ? 0 : no_memory(err);
+    return strbuf_ok(sb) ? 0 : cli_no_memory(err);
 }
 
 int kb_request(const struct cli_ctx *ctx, const char *method, const char *path,

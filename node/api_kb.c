@@ -840,10 +840,6 @@ static void handle_search(struct ctx *c)
         send_error(c, GD_EINVAL, "missing query: ?q=");
         return;
     }
-    if (!gd_utf8_valid(q, strlen(q))) {
-        send_error(c, GD_EINVAL, "query is not valid UTF-8");
-        return;
-    }
     run_search(c, q, strlen(q), 0, 0);
 }
 

@@ -456,6 +456,9 @@ def test_search_snippet_limit_paging_and_shape():
     for bad in ("0", "101", "x", "-1"):
         _expect_error(_req("GET", "/v1/kb/search?" + urlencode({"q": "门锁", "limit": bad})),
                       400, "invalid_argument", "search limit=%s" % bad)
+    for q in ("%FF%FE", "%C3%28"):
+        _expect_error(_req("GET", "/v1/kb/search?q=" + q), 400, "invalid_argument",
+                      "search with a query that is not UTF-8")
     none = _search("完全不存在的词汇组合" + "zqxjkv")
     assert none["items"] == [] and none["total"] == 0, none
 
