@@ -315,6 +315,54 @@ static int is_command_error(int rc)
            rc == GD_EPERM;
 }
 
+static void kept_free(struct fsm *f)
+{
+    for (size_t i = 0; i < f->n_kept_tickets; i++) {
+        ticket_clear(&f->kept_tickets[i].cur);
+        ticket_clear(&f->kept_tickets[i].orig);
+    }
+    free(f->kept_tickets);
+    f->kept_tickets = NULL;
+    f->n_kept_tickets = 0;
+    cmd_batch_free(f->kept_cmds, f->n_kept_cmds);
+    f->kept_cmds = NULL;
+    f->n_kept_cmds = 0;
+}
+
+const struct ticket *fsm_created_ticket(const struct fsm *f, const char *id,
+                                        const struct event **evs, size_t cap,
+                                        size_t *n)
+{
+    const struct ticket *t = NULL;
+    size_t k = 0;
+
+    *n = 0;
+    for (size_t i = 0; i < f->n_kept_tickets && t == NULL; i++) {
+        const struct overlay_ticket *o = &f->kept_tickets[i];
+        if (!o->existed && o->cur.id != NULL && strcmp(o->cur.id, id) == 0) {
+            t = &o->cur;
+        }
+    }
+    if (t == NULL || t->n_events > cap) {
+        return NULL;
+    }
+    for (size_t i = 0; i < f->n_kept_cmds && i < f->n_results; i++) {
+        const struct command *cmd = &f->kept_cmds[i];
+        if (cmd->type == CMD_TICKET && f->results[i].code == 0 &&
+            cmd->ev.entity != NULL && strcmp(cmd->ev.entity, id) == 0) {
+            if (k == cap) {
+                return NULL;
+            }
+            evs[k++] = &cmd->ev;
+        }
+    }
+    if (k != t->n_events) {
+        return NULL; /* not all of its events are here: ask the store */
+    }
+    *n = k;
+    return t;
+}
+
 int fsm_apply_batch(struct fsm *f, uint64_t index, const char *buf,
                     size_t len)
 {
@@ -324,6 +372,7 @@ int fsm_apply_batch(struct fsm *f, uint64_t index, const char *buf,
     struct gd_err err = {0, ""};
     int rc, search_open = 0;
 
+    kept_free(f);
     f->n_results = 0;
     f->last_index = index;
     if (index != 0 && index <= store_applied_index(f->store)) {
@@ -416,13 +465,21 @@ out:
         sr_batch_end(f->search, 0);
     }
     fsm_kb_free(&c);
-    for (size_t i = 0; i < c.n_tickets; i++) {
-        ticket_clear(&c.tickets[i].cur);
-        ticket_clear(&c.tickets[i].orig);
+    if (rc == 0) {
+        /* kept for the proposers' callbacks, freed by the next apply */
+        f->kept_tickets = c.tickets;
+        f->n_kept_tickets = c.n_tickets;
+        f->kept_cmds = cmds;
+        f->n_kept_cmds = n;
+    } else {
+        for (size_t i = 0; i < c.n_tickets; i++) {
+            ticket_clear(&c.tickets[i].cur);
+            ticket_clear(&c.tickets[i].orig);
+        }
+        free(c.tickets);
+        cmd_batch_free(cmds, n);
     }
-    free(c.tickets);
     free(c.counters);
-    cmd_batch_free(cmds, n);
     store_batch_free(c.batch);
     return rc;
 }
@@ -585,6 +642,7 @@ int fsm_init(struct fsm *f, struct store *s, struct gd_err *err)
 
 void fsm_close(struct fsm *f)
 {
+    kept_free(f);
     sr_engine_close(f->search);
     f->search = NULL;
     free(f->results);

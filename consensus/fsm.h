@@ -21,6 +21,10 @@ struct fsm_result {
 };
 
 struct sr_engine;
+struct command;
+struct event;
+struct overlay_ticket;
+struct ticket;
 
 /* An apply at least this long is logged ("slow apply") and counted. */
 #define FSM_SLOW_APPLY_US 100000
@@ -45,6 +49,14 @@ struct fsm {
     /* Time spent in apply (operators' view; never part of the state): an
      * apply blocks the loop, and a long one delays heartbeats. */
     uint64_t apply_us_total, apply_us_max, slow_applies;
+    /* What the most recent entry applied, kept until the next apply so that
+     * a proposer's callback can answer from it instead of reading the store
+     * back: the entry's ticket overlay and its decoded commands (aligned
+     * with results). */
+    struct overlay_ticket *kept_tickets;
+    size_t n_kept_tickets;
+    struct command *kept_cmds;
+    size_t n_kept_cmds;
     /* Called after each applied entry with its greatest event HLC, so the
      * node's clock observes it.  A side effect outside replicated state. */
     void (*on_hlc)(void *data, uint64_t hlc);
@@ -64,6 +76,15 @@ long long fsm_entry_payload(const void *entry, size_t entry_len,
  * (GD_EIO when ICU/OpenCC data cannot be loaded) with err's message. */
 int fsm_init(struct fsm *f, struct store *s, struct gd_err *err);
 void fsm_close(struct fsm *f);
+
+/* From an entry's apply until the next apply (so: in a proposer's
+ * callback), the ticket `id` if that entry created it, with its events (all
+ * of them are in that entry) in *evs, in the order they were stored, and
+ * their number in *n.  NULL when the entry did not create the ticket or it
+ * has more than cap events; then the store has it. */
+const struct ticket *fsm_created_ticket(const struct fsm *f, const char *id,
+                                        const struct event **evs, size_t cap,
+                                        size_t *n);
 
 /* Applies one encoded command batch at the given Raft index.  Exposed for
  * unit tests; raft reaches it through raft_fsm.apply.  Returns 0, or a GD_

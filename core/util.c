@@ -99,6 +99,16 @@ int gd_utf8_valid(const char *str, size_t len)
         size_t n;
         unsigned lo = 0x80, hi = 0xbf; /* allowed range of the 2nd byte */
 
+        /* Runs of ASCII, the bulk of ids, codes and much text, go 8 bytes
+         * at a time. */
+        if (c < 0x80 && len - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, sizeof w);
+            if ((w & 0x8080808080808080ull) == 0) {
+                i += 8;
+                continue;
+            }
+        }
         if (c < 0x80) {
             i++;
             continue;

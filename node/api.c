@@ -79,8 +79,9 @@ void send_raw(struct ctx *c, int status, const char *ctype,
 /* Sends v (reference stolen) as JSON. */
 void send_json(struct ctx *c, int status, json_t *v)
 {
+    char stack[8192];
     size_t len = 0;
-    char *s = v ? view_dump(v, &len) : NULL;
+    char *s = v ? view_dump_into(v, stack, sizeof stack, &len) : NULL;
 
     if (s == NULL) {
         static const char oom[] = "{\"error\":{\"code\":\"no_memory\","
@@ -89,7 +90,9 @@ void send_json(struct ctx *c, int status, json_t *v)
     } else {
         send_raw(c, status, "application/json", s, len);
     }
-    free(s);
+    if (s != stack) {
+        free(s);
+    }
     json_decref(v);
 }
 
@@ -701,16 +704,36 @@ static void send_ticket(struct ctx *c, const char *id, int status)
     send_json(c, status, v);
 }
 
+/* Events a just-created ticket may have for its answer to be built from the
+ * applied entry; more go through the store. */
+#define CREATED_EVENTS_MAX 8
+
 static void ticket_applied_cb(void *data, int code, const char *msg,
                               const char *entity, uint64_t index)
 {
     struct ctx *c = data;
+    const struct event *evs[CREATED_EVENTS_MAX];
+    const struct ticket *t;
+    size_t n;
+    json_t *v;
 
     if (code != 0) {
         send_error(c, code, "%s", msg && *msg ? msg : gd_code_name(code));
         return;
     }
-    send_ticket(c, entity, c->created ? 201 : 200);
+    /* A ticket this entry created is answered from what the entry applied
+     * (the same records the store now holds), without reading them back. */
+    t = fsm_created_ticket(rnode_fsm(c->n->rn), entity, evs, CREATED_EVENTS_MAX,
+                           &n);
+    if (t == NULL) {
+        send_ticket(c, entity, c->created ? 201 : 200);
+        return;
+    }
+    v = view_ticket_events(t, evs, n);
+    if (v != NULL) {
+        json_object_set_new(v, "applied_index", json_integer((json_int_t)index));
+    }
+    send_json(c, c->created ? 201 : 200, v);
 }
 
 /* Fills the event fields every ticket command carries. */

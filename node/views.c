@@ -1,6 +1,7 @@
 /* JSON views of tickets and events: see views.h. */
 #include "node/views.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,20 +9,28 @@
 #include "core/util.h"
 #include "storage/tickets.h"
 
+/* The strings here come from decoded records and commands, whose decoders
+ * refuse invalid UTF-8, and the keys are ASCII literals: jansson's checks
+ * would only repeat that work (about a third of building a view). */
 static json_t *str_or_null(const char *s)
 {
-    return s != NULL ? json_string(s) : json_null();
+    return s != NULL ? json_string_nocheck(s) : json_null();
+}
+
+static void put(json_t *o, const char *key, json_t *v)
+{
+    json_object_set_new_nocheck(o, key, v);
 }
 
 static void set_time(json_t *o, const char *key, uint64_t hlc)
 {
     char buf[40];
     if (hlc == 0) {
-        json_object_set_new(o, key, json_null());
+        put(o, key, json_null());
         return;
     }
     gd_time_format(hlc_ms(hlc), buf, sizeof buf);
-    json_object_set_new(o, key, json_string(buf));
+    put(o, key, json_string_nocheck(buf));
 }
 
 json_t *view_event(const struct event *ev)
@@ -33,32 +42,32 @@ json_t *view_event(const struct event *ev)
         return NULL;
     }
     event_id_format(&ev->id, id, sizeof id);
-    json_object_set_new(o, "id", json_string(id));
-    json_object_set_new(o, "type", json_string(event_type_name(ev->type)));
-    json_object_set_new(o, "actor", str_or_null(ev->actor));
+    put(o, "id", json_string_nocheck(id));
+    put(o, "type", json_string_nocheck(event_type_name(ev->type)));
+    put(o, "actor", str_or_null(ev->actor));
     set_time(o, "at", ev->id.hlc);
-    json_object_set_new(o, "channel", str_or_null(ev->channel));
-    json_object_set_new(o, "node", str_or_null(ev->node));
+    put(o, "channel", str_or_null(ev->channel));
+    put(o, "node", str_or_null(ev->node));
     switch (ev->type) {
     case EVENT_TICKET_CREATE:
-        json_object_set_new(o, "customer", str_or_null(ev->customer));
-        json_object_set_new(o, "class", str_or_null(ev->cls));
-        json_object_set_new(o, "summary", str_or_null(ev->summary));
+        put(o, "customer", str_or_null(ev->customer));
+        put(o, "class", str_or_null(ev->cls));
+        put(o, "summary", str_or_null(ev->summary));
         break;
     case EVENT_TICKET_ACCEPT:
-        json_object_set_new(o, "owner", str_or_null(ev->owner));
+        put(o, "owner", str_or_null(ev->owner));
         break;
     case EVENT_TICKET_COMMENT:
-        json_object_set_new(o, "text", str_or_null(ev->text));
+        put(o, "text", str_or_null(ev->text));
         break;
     case EVENT_TICKET_STATUS:
-        json_object_set_new(o, "status", str_or_null(ev->status));
+        put(o, "status", str_or_null(ev->status));
         if (ev->text != NULL) {
-            json_object_set_new(o, "note", json_string(ev->text));
+            put(o, "note", json_string_nocheck(ev->text));
         }
         break;
     case EVENT_TICKET_REOPEN:
-        json_object_set_new(o, "reason", str_or_null(ev->text));
+        put(o, "reason", str_or_null(ev->text));
         break;
     default:
         break;
@@ -66,60 +75,124 @@ json_t *view_event(const struct event *ev)
     return o;
 }
 
-json_t *view_ticket(struct store *s, const struct ticket *t, int with_events)
+static json_t *ticket_fields(const struct ticket *t)
 {
     json_t *o = json_object();
 
     if (o == NULL) {
         return NULL;
     }
-    json_object_set_new(o, "id", str_or_null(t->id));
-    json_object_set_new(o, "customer", str_or_null(t->customer));
-    json_object_set_new(o, "class", str_or_null(t->cls));
-    json_object_set_new(o, "channel", str_or_null(t->channel));
-    json_object_set_new(o, "summary", str_or_null(t->summary));
-    json_object_set_new(o, "description", str_or_null(t->description));
-    json_object_set_new(o, "status",
-                        json_string(ticket_status_name(t->status)));
-    json_object_set_new(o, "owner", str_or_null(t->owner));
-    json_object_set_new(o, "created_by", str_or_null(t->created_by));
-    json_object_set_new(o, "node", str_or_null(t->node));
+    put(o, "id", str_or_null(t->id));
+    put(o, "customer", str_or_null(t->customer));
+    put(o, "class", str_or_null(t->cls));
+    put(o, "channel", str_or_null(t->channel));
+    put(o, "summary", str_or_null(t->summary));
+    put(o, "description", str_or_null(t->description));
+    put(o, "status", json_string_nocheck(ticket_status_name(t->status)));
+    put(o, "owner", str_or_null(t->owner));
+    put(o, "created_by", str_or_null(t->created_by));
+    put(o, "node", str_or_null(t->node));
     set_time(o, "created_at", t->created_hlc);
     set_time(o, "updated_at", t->updated_hlc);
-    json_object_set_new(o, "reopen_count", json_integer(t->n_reopens));
-    json_object_set_new(o, "conflicts", json_integer(t->n_conflicts));
-    if (with_events) {
-        struct event *evs = NULL;
-        size_t n = 0;
-        struct gd_err err;
-        json_t *arr = json_array();
+    put(o, "reopen_count", json_integer(t->n_reopens));
+    put(o, "conflicts", json_integer(t->n_conflicts));
+    return o;
+}
 
-        if (arr == NULL ||
-            store_ticket_events(s, t->id, &evs, &n, &err) != 0) {
+/* o plus "events": the views of evs; o is released on failure. */
+static json_t *add_events(json_t *o, const struct event *evs,
+                           const struct event *const *pevs, size_t n)
+{
+    json_t *arr = json_array();
+
+    if (o == NULL || arr == NULL) {
+        json_decref(arr);
+        json_decref(o);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = view_event(pevs != NULL ? pevs[i] : &evs[i]);
+        if (e == NULL || json_array_append_new(arr, e) != 0) {
             json_decref(arr);
             json_decref(o);
             return NULL;
         }
-        for (size_t i = 0; i < n; i++) {
-            json_t *e = view_event(&evs[i]);
-            if (e == NULL || json_array_append_new(arr, e) != 0) {
-                store_events_free(evs, n);
-                json_decref(arr);
-                json_decref(o);
-                return NULL;
-            }
-        }
-        store_events_free(evs, n);
-        json_object_set_new(o, "events", arr);
     }
+    put(o, "events", arr);
     return o;
 }
 
-char *view_dump(const json_t *v, size_t *len)
+json_t *view_ticket(struct store *s, const struct ticket *t, int with_events)
 {
-    char *s = json_dumps(v, JSON_COMPACT);
-    if (s != NULL && len != NULL) {
-        *len = strlen(s);
+    json_t *o = ticket_fields(t);
+    struct event *evs = NULL;
+    size_t n = 0;
+    struct gd_err err;
+
+    if (o == NULL || !with_events) {
+        return o;
     }
-    return s;
+    if (store_ticket_events(s, t->id, &evs, &n, &err) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    o = add_events(o, evs, NULL, n);
+    store_events_free(evs, n);
+    return o;
+}
+
+json_t *view_ticket_events(const struct ticket *t,
+                           const struct event *const *evs, size_t n)
+{
+    return add_events(ticket_fields(t), NULL, evs, n);
+}
+
+/* A dump target: the caller's buffer first, then the heap. */
+struct dump_buf {
+    char *p;
+    size_t len, cap;
+    int heap;
+};
+
+static int dump_cb(const char *buf, size_t size, void *data)
+{
+    struct dump_buf *d = data;
+
+    if (size > d->cap - d->len) {
+        size_t cap = d->cap * 2;
+        char *np;
+        while (cap - d->len < size) {
+            if (cap > SIZE_MAX / 2) {
+                return -1;
+            }
+            cap *= 2;
+        }
+        np = d->heap ? realloc(d->p, cap) : malloc(cap);
+        if (np == NULL) {
+            return -1;
+        }
+        if (!d->heap) {
+            memcpy(np, d->p, d->len);
+        }
+        d->p = np;
+        d->cap = cap;
+        d->heap = 1;
+    }
+    memcpy(d->p + d->len, buf, size);
+    d->len += size;
+    return 0;
+}
+
+char *view_dump_into(const json_t *v, char *buf, size_t cap, size_t *len)
+{
+    struct dump_buf d = {buf, 0, cap, 0};
+
+    if (cap == 0 || json_dump_callback(v, dump_cb, &d, JSON_COMPACT) != 0) {
+        if (d.heap) {
+            free(d.p);
+        }
+        return NULL;
+    }
+    *len = d.len;
+    return d.p;
 }

@@ -417,24 +417,72 @@ void store_batch_free(struct store_batch *b)
     free(b);
 }
 
+/* One operation of a batch being committed: where it is in the buffer. */
+struct op_ref {
+    const char *key;
+    size_t klen;
+    size_t off; /* offset of its batch_op header; also the tie-break */
+    unsigned char cf;
+};
+
+/* Orders operations by (column family, key), and operations on the same key
+ * by their place in the batch, so the sort is stable where it matters. */
+static int op_ref_cmp(const void *pa, const void *pb)
+{
+    const struct op_ref *a = pa, *b = pb;
+    if (a->cf != b->cf)
+        return a->cf < b->cf ? -1 : 1;
+    size_t n = a->klen < b->klen ? a->klen : b->klen;
+    int c = n > 0 ? memcmp(a->key, b->key, n) : 0;
+    if (c != 0)
+        return c;
+    if (a->klen != b->klen)
+        return a->klen < b->klen ? -1 : 1;
+    return a->off < b->off ? -1 : a->off > b->off;
+}
+
+/* The memtable is a skip list that keeps the position of its last insert:
+ * keys inserted in order cost a short walk from there, keys that jump about
+ * a walk from the top.  So the operations go to RocksDB sorted by (CF, key);
+ * two operations on one key keep their order, so the result is the same as
+ * applying them in batch order. */
 int store_batch_commit(struct store *s, struct store_batch *b,
                        uint64_t applied_index, struct gd_err *err)
 {
     if (b->oom)
         return gd_err_set(err, GD_ENOMEM,
                           "store: out of memory building a batch");
-    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-    for (size_t off = 0; off < b->len;) {
+    struct op_ref *refs = NULL;
+    if (b->count > 1) {
+        refs = malloc(b->count * sizeof *refs);
+        if (refs == NULL)
+            return gd_err_set(err, GD_ENOMEM,
+                              "store: out of memory sorting a batch");
+    }
+    size_t n = 0;
+    for (size_t off = 0; off < b->len && refs != NULL; n++) {
         struct batch_op op;
         memcpy(&op, b->buf + off, sizeof op);
-        const char *k = b->buf + off + sizeof op;
+        refs[n] = (struct op_ref){b->buf + off + sizeof op, op.klen, off,
+                                  op.cf};
+        off += sizeof op + op.klen + op.vlen;
+    }
+    if (refs != NULL)
+        qsort(refs, n, sizeof *refs, op_ref_cmp);
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    for (size_t i = 0; i < b->count; i++) {
+        /* without refs (count <= 1) the only operation is at offset 0 */
+        size_t at = refs != NULL ? refs[i].off : 0;
+        struct batch_op op;
+        memcpy(&op, b->buf + at, sizeof op);
+        const char *k = b->buf + at + sizeof op;
         if (op.del)
             rocksdb_writebatch_delete_cf(wb, s->cf[op.cf], k, op.klen);
         else
             rocksdb_writebatch_put_cf(wb, s->cf[op.cf], k, op.klen, k + op.klen,
                                       op.vlen);
-        off += sizeof op + op.klen + op.vlen;
     }
+    free(refs);
     unsigned char idx[8];
     if (applied_index != 0) {
         store_be64_put(idx, applied_index);

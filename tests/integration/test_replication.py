@@ -86,6 +86,7 @@ def test_writes_through_follower_replicate_and_list_on_every_node():
         ids = [tk["id"] for tk in created]
         assert len(set(ids)) == len(ids), "duplicate ticket ids: %r" % ids
 
+
         # A 2xx means committed and applied: the leader must have it right away.
         for tk in created:
             got = _get(c, leader, tk["id"])
@@ -193,3 +194,14 @@ def test_writes_through_follower_replicate_and_list_on_every_node():
             # unknown customer: empty, next null
             st, b = c.request(nd, "GET", "/v1/tickets?customer=NOBODY")
             assert st == 200 and b["items"] == [] and b["next"] is None, (st, b)
+
+        # The leader answers a create from the entry it applied, not from the
+        # store: the answer must still be exactly what every node serves,
+        # also for text that JSON must escape.
+        odd = {"customer": "CUST-\"Q\"", "class": "complaint", "channel": "hotline",
+               "summary": "引号\"<b>&</b>\\ \t tab \u0001 ctl 𝄞 emoji",
+               "description": "多行\n第二行 \u00e9 \u2028 end"}
+        st, tk = c.write(leader, "POST", "/v1/tickets", odd, expect=(201,))
+        for f in odd:
+            assert tk[f] == odd[f], "field %s: sent %r got %r" % (f, odd[f], tk[f])
+        _same_everywhere(c, tk)

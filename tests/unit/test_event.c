@@ -1021,6 +1021,24 @@ static void test_utf8(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         if (gd_utf8_valid(cases[i].s, cases[i].n) != cases[i].ok)
             fail_msg("utf8 case %zu", i);
+
+    /* ASCII is checked 8 bytes at a time: a bad or multi-byte sequence at
+     * every offset of a longer run, and a truncated one at the end. */
+    for (size_t at = 0; at < 24; at++) {
+        char buf[32];
+        memset(buf, 'a', sizeof buf);
+        buf[at] = (char)0xff;
+        if (gd_utf8_valid(buf, sizeof buf))
+            fail_msg("0xff at %zu accepted", at);
+        memcpy(buf + at, "\xe5\x81\x9c", 3); /* 停 */
+        if (!gd_utf8_valid(buf, sizeof buf))
+            fail_msg("valid 3-byte sequence at %zu refused", at);
+        if (gd_utf8_valid(buf, at + 2))
+            fail_msg("truncated sequence ending at %zu accepted", at + 2);
+        buf[at + 1] = 'a'; /* lead byte followed by ASCII */
+        if (gd_utf8_valid(buf, sizeof buf))
+            fail_msg("bad continuation at %zu accepted", at + 1);
+    }
 }
 
 int main(void)

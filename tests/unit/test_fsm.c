@@ -179,6 +179,68 @@ static void test_refused_command_writes_nothing(void **state)
     fx_free(x);
 }
 
+/* What the proposer's callback answers from: the ticket an entry created,
+ * with exactly the events stored for it (a refused one left out), the same
+ * as reading the store back; nothing for a ticket the entry did not create,
+ * nor after the next apply. */
+static void test_created_ticket_matches_store(void **state)
+{
+    struct fx *x = fx_new();
+    struct command cmds[4];
+    const struct event *evs[8];
+    const struct ticket *ct;
+    struct event *stored = NULL;
+    struct ticket t;
+    struct gd_err err;
+    size_t n, ns;
+
+    mk_create(&cmds[0], T0, "C1", "fault_repair");
+    mk_event(&cmds[1], T0 + 1, "GD-20251123-0001", EVENT_TICKET_ACCEPT, NULL);
+    mk_event(&cmds[2], T0 + 2, "GD-20251123-0001", EVENT_TICKET_STATUS,
+             "new"); /* refused: accepted -> new */
+    mk_event(&cmds[3], T0 + 3, "GD-20251123-0001", EVENT_TICKET_STATUS,
+             "in_progress");
+    apply(x, 1, cmds, 4);
+    for (int i = 0; i < 4; i++) {
+        command_clear(&cmds[i]);
+    }
+    assert_int_equal(x->f.results[2].code, GD_ECONFLICT);
+    ct = fsm_created_ticket(&x->f, "GD-20251123-0001", evs, 8, &n);
+    assert_non_null(ct);
+    ticket_init(&t);
+    assert_int_equal(store_ticket_get(x->s, "GD-20251123-0001", &t, &err), 0);
+    assert_string_equal(ct->id, t.id);
+    assert_int_equal(ct->status, t.status);
+    assert_int_equal(ct->n_events, t.n_events);
+    assert_int_equal(ct->updated_hlc, t.updated_hlc);
+    assert_int_equal(store_ticket_events(x->s, t.id, &stored, &ns, &err), 0);
+    assert_int_equal(n, ns);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < n; i++) {
+        char *a, *b;
+        size_t alen, blen;
+        assert_int_equal(event_encode(evs[i], &a, &alen), 0);
+        assert_int_equal(event_encode(&stored[i], &b, &blen), 0);
+        assert_int_equal(alen, blen);
+        assert_memory_equal(a, b, alen);
+        free(a);
+        free(b);
+    }
+    store_events_free(stored, ns);
+    ticket_clear(&t);
+    /* fewer slots than events: ask the store */
+    assert_null(fsm_created_ticket(&x->f, "GD-20251123-0001", evs, 2, &n));
+
+    /* An entry that only changes the ticket did not create it. */
+    mk_event(&cmds[0], T0 + 9, "GD-20251123-0001", EVENT_TICKET_COMMENT, NULL);
+    gd_strdup(&cmds[0].ev.text, "customer called back");
+    apply(x, 2, cmds, 1);
+    command_clear(&cmds[0]);
+    assert_int_equal(x->f.results[0].code, 0);
+    assert_null(fsm_created_ticket(&x->f, "GD-20251123-0001", evs, 8, &n));
+    fx_free(x);
+}
+
 static void test_garbage_entry_records_index_only(void **state)
 {
     struct fx *x = fx_new();
@@ -236,6 +298,7 @@ int main(void)
         cmocka_unit_test(test_create_then_events_in_one_entry),
         cmocka_unit_test(test_replay_is_skipped),
         cmocka_unit_test(test_refused_command_writes_nothing),
+        cmocka_unit_test(test_created_ticket_matches_store),
         cmocka_unit_test(test_garbage_entry_records_index_only),
         cmocka_unit_test(test_replicas_identical),
     };

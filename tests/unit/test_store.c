@@ -346,6 +346,39 @@ static void test_batch_invisible_until_commit(void **state)
     rm_rf(t.dir);
 }
 
+/* The commit hands the operations to RocksDB sorted by (CF, key); the
+ * outcome must still be that of applying them in batch order: for one key
+ * the last operation wins, whatever other keys sort between them. */
+static void test_batch_order_per_key_kept(void **state)
+{
+    struct tmp t;
+    tmp_make(&t);
+    struct store *s = open_store(t.dir);
+    put1(s, STORE_CF_TICKETS, "gone", "old", 1);
+    struct store_batch *b = store_batch_new();
+    assert_non_null(b);
+    store_batch_put(b, STORE_CF_TICKETS, "z", 1, "1", 1);
+    store_batch_put(b, STORE_CF_TICKETS, "a", 1, "1", 1);
+    store_batch_delete(b, STORE_CF_TICKETS, "z", 1); /* z: put, delete */
+    store_batch_put(b, STORE_CF_INDEX, "z", 1, "x", 1);
+    store_batch_put(b, STORE_CF_TICKETS, "a", 1, "2", 1); /* a: 1 then 2 */
+    store_batch_delete(b, STORE_CF_TICKETS, "gone", 4);
+    store_batch_put(b, STORE_CF_TICKETS, "gone", 4, "back", 4); /* del, put */
+    store_batch_put(b, STORE_CF_TICKETS, "m", 1, "1", 1);
+    store_batch_delete(b, STORE_CF_TICKETS, "m", 1);
+    store_batch_put(b, STORE_CF_TICKETS, "m", 1, "3", 1); /* put, del, put */
+    commit(s, b, 2);
+    store_batch_free(b);
+    expect(s, STORE_CF_TICKETS, "z", NULL);
+    expect(s, STORE_CF_INDEX, "z", "x");
+    expect(s, STORE_CF_TICKETS, "a", "2");
+    expect(s, STORE_CF_TICKETS, "gone", "back");
+    expect(s, STORE_CF_TICKETS, "m", "3");
+    assert_int_equal(store_applied_index(s), 2);
+    store_close(s);
+    rm_rf(t.dir);
+}
+
 #define CRASH_KEYS 40
 
 /* A child commits batch i (CRASH_KEYS tickets "b<i>.<j>" + counter "last" =
@@ -1001,6 +1034,7 @@ int main(void)
         cmocka_unit_test(test_commit_and_reopen),
         cmocka_unit_test(test_open_edge_cases),
         cmocka_unit_test(test_batch_invisible_until_commit),
+        cmocka_unit_test(test_batch_order_per_key_kept),
         cmocka_unit_test(test_batch_atomic_across_kill),
         cmocka_unit_test(test_iter_prefix_and_start),
         cmocka_unit_test(test_dump_load_roundtrip),
