@@ -262,7 +262,8 @@ static int authenticate(struct ctx *c)
     while (*h == ' ') {
         h++;
     }
-    if (auth_token_check(n->secret, h, now_unix(), c->user, c->role) != 0) {
+    if (auth_token_check_cached(&n->tokens, n->secret, h, now_unix(),
+                                c->user, c->role) != 0) {
         send_error(c, GD_EAUTH, "invalid or expired token; log in again");
         return -1;
     }

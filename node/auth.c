@@ -77,8 +77,10 @@ int auth_token_make(const unsigned char secret[AUTH_SECRET_BYTES],
     return 0;
 }
 
-int auth_token_check(const unsigned char secret[AUTH_SECRET_BYTES],
-                     const char *token, uint64_t now, char *user, char *role)
+/* auth_token_check, also giving the token's expiry time. */
+static int check_token(const unsigned char secret[AUTH_SECRET_BYTES],
+                       const char *token, uint64_t now, char *user, char *role,
+                       uint64_t *expires)
 {
     unsigned char payload[256], mac[crypto_auth_BYTES + 4];
     size_t plen = 0, mlen = 0;
@@ -132,5 +134,52 @@ int auth_token_check(const unsigned char secret[AUTH_SECRET_BYTES],
     }
     strcpy(user, f1);
     strcpy(role, f2);
+    *expires = exp;
+    return 0;
+}
+
+int auth_token_check(const unsigned char secret[AUTH_SECRET_BYTES],
+                     const char *token, uint64_t now, char *user, char *role)
+{
+    uint64_t exp;
+    return check_token(secret, token, now, user, role, &exp);
+}
+
+int auth_token_check_cached(struct auth_cache *c,
+                            const unsigned char secret[AUTH_SECRET_BYTES],
+                            const char *token, uint64_t now, char *user,
+                            char *role)
+{
+    size_t len = strnlen(token, AUTH_TOKEN_MAX + 1);
+    struct auth_cache_slot *sl;
+    uint64_t exp;
+    int rc;
+
+    if (len == 0 || len > AUTH_TOKEN_MAX) {
+        return GD_EAUTH;
+    }
+    for (unsigned i = 0; i < AUTH_CACHE_SLOTS; i++) {
+        sl = &c->slot[i];
+        if (sl->token[0] != '\0' && memcmp(sl->token, token, len + 1) == 0) {
+            if (sl->expires < now) {
+                return GD_EAUTH;
+            }
+            c->hits++;
+            strcpy(user, sl->user);
+            strcpy(role, sl->role);
+            return 0;
+        }
+    }
+    c->misses++;
+    rc = check_token(secret, token, now, user, role, &exp);
+    if (rc != 0) {
+        return rc; /* bad tokens are not remembered */
+    }
+    sl = &c->slot[c->next];
+    c->next = (c->next + 1) % AUTH_CACHE_SLOTS;
+    memcpy(sl->token, token, len + 1);
+    snprintf(sl->user, sizeof sl->user, "%s", user);
+    snprintf(sl->role, sizeof sl->role, "%s", role);
+    sl->expires = exp;
     return 0;
 }

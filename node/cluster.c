@@ -29,6 +29,7 @@ int cluster_load_secret(struct gd_node *n)
     rc = store_cluster_get(n->store, &cr, &err);
     if (rc == 0) {
         memcpy(n->secret, cr.secret, sizeof n->secret);
+        memset(&n->tokens, 0, sizeof n->tokens); /* checked with the old */
         snprintf(n->cluster_id, sizeof n->cluster_id, "%s",
                  cr.cluster_id ? cr.cluster_id : "");
         n->have_secret = 1;

@@ -41,6 +41,7 @@ struct gd_node {
     /* The replicated cluster record, cached once applied. */
     int have_secret;
     unsigned char secret[AUTH_SECRET_BYTES];
+    struct auth_cache tokens; /* tokens already checked */
     char cluster_id[64];
 
     /* Cluster init material, prepared at start-up (argon2 is slow). */

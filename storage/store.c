@@ -90,12 +90,31 @@ static int make_dirs(const char *dir, struct gd_err *err)
     return 0;
 }
 
+/* Compactions run in RocksDB's low-priority pool of the process-wide default
+ * Env.  They are never urgent, but on a small machine a compaction thread
+ * at normal priority takes a whole core for seconds and the event loop,
+ * which answers clients and Raft, waits for it.  So their CPU (and I/O)
+ * priority is lowered, once per process.  Flushes (high-priority pool) keep
+ * theirs: a late flush would stall writes. */
+static void lower_compaction_priority(void)
+{
+    static int done;
+    if (!done) {
+        rocksdb_env_t *env = rocksdb_create_default_env();
+        rocksdb_env_lower_thread_pool_cpu_priority(env);
+        rocksdb_env_lower_thread_pool_io_priority(env);
+        rocksdb_env_destroy(env); /* the default Env itself stays */
+        done = 1;
+    }
+}
+
 static void set_options(struct store *s, int compression)
 {
     rocksdb_options_t *o = s->opts;
     rocksdb_options_set_create_if_missing(o, 1);
     rocksdb_options_set_create_missing_column_families(o, 1);
     rocksdb_options_increase_parallelism(o, 2);
+    lower_compaction_priority();
     rocksdb_options_set_write_buffer_size(o, WRITE_BUFFER_BYTES);
     rocksdb_options_set_db_write_buffer_size(o, DB_WRITE_BUFFER_BYTES);
     rocksdb_options_set_max_total_wal_size(o, MAX_TOTAL_WAL_BYTES);
