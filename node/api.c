@@ -79,20 +79,17 @@ void send_raw(struct ctx *c, int status, const char *ctype,
 /* Sends v (reference stolen) as JSON. */
 void send_json(struct ctx *c, int status, json_t *v)
 {
-    char stack[8192];
-    size_t len = 0;
-    char *s = v ? view_dump_into(v, stack, sizeof stack, &len) : NULL;
+    struct strbuf b;
 
-    if (s == NULL) {
+    strbuf_init(&b);
+    if (v == NULL || view_dump(v, &b) != 0) {
         static const char oom[] = "{\"error\":{\"code\":\"no_memory\","
                                   "\"message\":\"out of memory\"}}";
         send_raw(c, 500, "application/json", oom, sizeof oom - 1);
     } else {
-        send_raw(c, status, "application/json", s, len);
+        send_raw(c, status, "application/json", b.s, b.len);
     }
-    if (s != stack) {
-        free(s);
-    }
+    strbuf_free(&b);
     json_decref(v);
 }
 

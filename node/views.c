@@ -1,11 +1,11 @@
 /* JSON views of tickets and events: see views.h. */
 #include "node/views.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/hlc.h"
+#include "core/strbuf.h"
 #include "core/util.h"
 #include "storage/tickets.h"
 
@@ -147,52 +147,16 @@ json_t *view_ticket_events(const struct ticket *t,
     return add_events(ticket_fields(t), NULL, evs, n);
 }
 
-/* A dump target: the caller's buffer first, then the heap. */
-struct dump_buf {
-    char *p;
-    size_t len, cap;
-    int heap;
-};
-
 static int dump_cb(const char *buf, size_t size, void *data)
 {
-    struct dump_buf *d = data;
-
-    if (size > d->cap - d->len) {
-        size_t cap = d->cap * 2;
-        char *np;
-        while (cap - d->len < size) {
-            if (cap > SIZE_MAX / 2) {
-                return -1;
-            }
-            cap *= 2;
-        }
-        np = d->heap ? realloc(d->p, cap) : malloc(cap);
-        if (np == NULL) {
-            return -1;
-        }
-        if (!d->heap) {
-            memcpy(np, d->p, d->len);
-        }
-        d->p = np;
-        d->cap = cap;
-        d->heap = 1;
-    }
-    memcpy(d->p + d->len, buf, size);
-    d->len += size;
-    return 0;
+    struct strbuf *b = data;
+    strbuf_append(b, buf, size);
+    return b->oom ? -1 : 0;
 }
 
-char *view_dump_into(const json_t *v, char *buf, size_t cap, size_t *len)
+int view_dump(const json_t *v, struct strbuf *out)
 {
-    struct dump_buf d = {buf, 0, cap, 0};
-
-    if (cap == 0 || json_dump_callback(v, dump_cb, &d, JSON_COMPACT) != 0) {
-        if (d.heap) {
-            free(d.p);
-        }
-        return NULL;
-    }
-    *len = d.len;
-    return d.p;
+    return json_dump_callback(v, dump_cb, out, JSON_COMPACT) == 0 && !out->oom
+               ? 0
+               : -1;
 }

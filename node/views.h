@@ -16,10 +16,10 @@ json_t *view_ticket(struct store *s, const struct ticket *t, int with_events);
 /* The ticket with the given timeline (evs in stored order). */
 json_t *view_ticket_events(const struct ticket *t,
                            const struct event *const *evs, size_t n);
-/* Serialises v compactly (not NUL-terminated) into buf when it fits in cap
- * bytes, else into a malloc'd buffer; returns where it is (free it when it
- * is not buf) with its length in *len, or NULL on OOM. */
-char *view_dump_into(const json_t *v, char *buf, size_t cap, size_t *len);
+/* Appends v, serialised compactly, to out (core/strbuf.h); 0, or -1 on
+ * OOM. */
+struct strbuf;
+int view_dump(const json_t *v, struct strbuf *out);
 
 /* Knowledge base (node/views_kb.c). */
 json_t *view_time(uint64_t hlc);     /* +08:00 time of an HLC, null for 0 */
