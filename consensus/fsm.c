@@ -512,18 +512,20 @@ long long fsm_entry_payload(const void *entry, size_t entry_len,
     return len;
 }
 
-static int fsm_raft_apply(struct raft_fsm *rf, const struct raft_buffer *buf,
-                          void **result)
+struct fsm_pending {
+    struct fsm_pending *next;
+    uint64_t index;
+    size_t len;
+    char payload[];
+};
+
+/* fsm_apply_batch, timed for operators (the time never reaches the state:
+ * an apply blocks the loop, and a long one delays heartbeats). */
+static int apply_timed(struct fsm *f, uint64_t index, const char *payload,
+                       size_t len)
 {
-    struct fsm *f = rf->data;
-    uint64_t index = raft_last_applied(f->raft) + 1;
-    const char *payload = "";
-    long long plen = fsm_entry_payload(buf->base, buf->len, &payload);
-    /* Timing is for operators only: it never reaches the state. */
     uint64_t t0 = uv_hrtime();
-    /* A malformed frame decodes as an empty (undecodable) batch on every
-     * replica alike: the index is recorded, nothing else. */
-    int rc = fsm_apply_batch(f, index, payload, plen < 0 ? 0 : (size_t)plen);
+    int rc = fsm_apply_batch(f, index, payload, len);
     uint64_t us = (uv_hrtime() - t0) / 1000;
 
     f->apply_us_total += us;
@@ -536,13 +538,96 @@ static int fsm_raft_apply(struct raft_fsm *rf, const struct raft_buffer *buf,
                  (unsigned long long)index, (unsigned long long)(us / 1000),
                  f->n_results);
     }
-    *result = f;
     if (rc != 0) {
         log_error("apply failed", "index=%llu code=%s",
                   (unsigned long long)index, gd_code_name(rc));
-        return RAFT_IOERR;
+    }
+    return rc;
+}
+
+int fsm_settle(struct fsm *f)
+{
+    while (f->pending_head != NULL) {
+        struct fsm_pending *p = f->pending_head;
+        int rc = apply_timed(f, p->index, p->payload, p->len);
+        if (rc != 0) {
+            return rc;
+        }
+        f->pending_head = p->next;
+        if (f->pending_head == NULL) {
+            f->pending_tail = NULL;
+        }
+        f->n_pending--;
+        f->pending_bytes -= p->len;
+        free(p);
     }
     return 0;
+}
+
+/* Queues a copy of the entry: 0, or 1 when the queue is full or memory is
+ * short, and the caller applies the entry now instead. */
+static int defer_entry(struct fsm *f, uint64_t index, const char *payload,
+                       size_t len)
+{
+    struct fsm_pending *p;
+
+    if (f->n_pending >= FSM_PENDING_MAX_ENTRIES ||
+        len > FSM_PENDING_MAX_BYTES - f->pending_bytes) {
+        return 1;
+    }
+    p = malloc(sizeof *p + len);
+    if (p == NULL) {
+        return 1;
+    }
+    p->next = NULL;
+    p->index = index;
+    p->len = len;
+    memcpy(p->payload, payload, len);
+    if (f->pending_tail != NULL) {
+        f->pending_tail->next = p;
+    } else {
+        f->pending_head = p;
+    }
+    f->pending_tail = p;
+    f->n_pending++;
+    f->pending_bytes += len;
+    f->entries_deferred++;
+    return 0;
+}
+
+int fsm_apply_entry(struct fsm *f, uint64_t index, const char *payload,
+                    size_t len)
+{
+    int rc;
+
+    if (f->may_defer != NULL && f->may_defer(f->may_defer_data) &&
+        defer_entry(f, index, payload, len) == 0) {
+        /* No proposer waits on a follower: nothing to answer from. */
+        f->n_results = 0;
+        f->last_index = index;
+        return 0;
+    }
+    rc = fsm_settle(f);
+    if (rc != 0) {
+        f->n_results = 0;
+        return rc;
+    }
+    return apply_timed(f, index, payload, len);
+}
+
+static int fsm_raft_apply(struct raft_fsm *rf, const struct raft_buffer *buf,
+                          void **result)
+{
+    struct fsm *f = rf->data;
+    uint64_t index = raft_last_applied(f->raft) + 1;
+    const char *payload = "";
+    long long plen = fsm_entry_payload(buf->base, buf->len, &payload);
+    /* A malformed frame decodes as an empty (undecodable) batch on every
+     * replica alike: the index is recorded, nothing else. */
+    int rc = fsm_apply_entry(f, index, payload, plen < 0 ? 0 : (size_t)plen);
+
+    *result = f;
+    return rc != 0 ? RAFT_IOERR : 0;
 }
 
 static int fsm_raft_snapshot(struct raft_fsm *rf, struct raft_buffer *bufs[],
@@ -554,6 +639,10 @@ static int fsm_raft_snapshot(struct raft_fsm *rf, struct raft_buffer *bufs[],
     size_t len;
     int rc;
 
+    /* The snapshot is of everything raft has applied. */
+    if (fsm_settle(f) != 0) {
+        return RAFT_IOERR;
+    }
     *bufs = raft_malloc(sizeof **bufs);
     if (*bufs == NULL) {
         return RAFT_NOMEM;
@@ -585,6 +674,9 @@ static int fsm_raft_restore(struct raft_fsm *rf, struct raft_buffer *buf)
     uint64_t index = 0;
     int rc;
 
+    if (fsm_settle(f) != 0) {
+        return RAFT_IOERR;
+    }
     rc = store_dump_index(buf->base, buf->len, &index, &err);
     if (rc != 0) {
         log_error("snapshot does not decode", "err=\"%s\"", err.msg);
@@ -642,6 +734,19 @@ int fsm_init(struct fsm *f, struct store *s, struct gd_err *err)
 
 void fsm_close(struct fsm *f)
 {
+    /* Deferred entries are in the raft log: written now if the store
+     * takes them, else replayed on the next start. */
+    if (fsm_settle(f) != 0) {
+        log_warn("deferred entries left to replay", "entries=%zu",
+                 f->n_pending);
+    }
+    while (f->pending_head != NULL) {
+        struct fsm_pending *p = f->pending_head;
+        f->pending_head = p->next;
+        free(p);
+    }
+    f->pending_tail = NULL;
+    f->n_pending = f->pending_bytes = 0;
     kept_free(f);
     sr_engine_close(f->search);
     f->search = NULL;

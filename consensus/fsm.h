@@ -21,6 +21,7 @@ struct fsm_result {
 };
 
 struct sr_engine;
+struct fsm_pending;
 struct command;
 struct event;
 struct overlay_ticket;
@@ -61,7 +62,25 @@ struct fsm {
      * node's clock observes it.  A side effect outside replicated state. */
     void (*on_hlc)(void *data, uint64_t hlc);
     void *on_hlc_data;
+    /* Deferred apply.  libraft 0.15 sends a follower's AppendEntries answer
+     * only after applying the entries that answer's request committed, so
+     * the follower's RocksDB write sat in the leader's commit latency.
+     * When may_defer says so (the member is a follower), an entry is only
+     * copied here and written by fsm_settle, which the node runs at the end
+     * of the same loop iteration, after the answer went out.  Entries wait
+     * in index order; anything that applies, snapshots, restores or reads
+     * the store through the FSM settles them first. */
+    int (*may_defer)(void *data);
+    void *may_defer_data;
+    struct fsm_pending *pending_head, *pending_tail;
+    size_t n_pending, pending_bytes;
+    uint64_t entries_deferred; /* metrics */
 };
+
+/* Most entries / bytes that wait for fsm_settle; beyond either an entry is
+ * applied at once (after those waiting). */
+#define FSM_PENDING_MAX_ENTRIES 256
+#define FSM_PENDING_MAX_BYTES (64u << 20)
 
 /* Raft entry framing: [u32 little-endian payload length][payload][zero
  * padding to a multiple of 8 bytes] (libraft 0.15 requires 8-byte multiple
@@ -85,6 +104,17 @@ void fsm_close(struct fsm *f);
 const struct ticket *fsm_created_ticket(const struct fsm *f, const char *id,
                                         const struct event **evs, size_t cap,
                                         size_t *n);
+
+/* Applies, or defers when may_defer allows, the entry payload at index.
+ * This is what raft's apply calls.  0, or a GD_ code when the store could
+ * not be written (a deferred entry cannot fail here). */
+int fsm_apply_entry(struct fsm *f, uint64_t index, const char *payload,
+                    size_t len);
+
+/* Applies the deferred entries in order.  0, or the GD_ code of the entry
+ * that could not be written: it stays first in line and the next call
+ * tries it again (as libraft retries an entry whose apply failed). */
+int fsm_settle(struct fsm *f);
 
 /* Applies one encoded command batch at the given Raft index.  Exposed for
  * unit tests; raft reaches it through raft_fsm.apply.  Returns 0, or a GD_

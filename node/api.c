@@ -305,8 +305,12 @@ static void waiter_release(struct fwd_waiter *w)
 static void waiters_run(struct gd_node *n, int force)
 {
     struct fwd_waiter **pp = &n->waiters;
-    uint64_t applied = store_applied_index(n->store);
-    uint64_t now = uv_hrtime();
+    uint64_t applied, now = uv_hrtime();
+
+    if (!force) {
+        fsm_settle(rnode_fsm(n->rn)); /* entries a follower deferred */
+    }
+    applied = store_applied_index(n->store);
 
     while (*pp != NULL) {
         struct fwd_waiter *w = *pp;
@@ -541,6 +545,12 @@ static void handle_metrics(struct ctx *c)
         (unsigned long long)st.entries_proposed,
         (unsigned long long)st.max_batch, (double)f->apply_us_total / 1e6,
         (double)f->apply_us_max / 1e6, (unsigned long long)f->slow_applies);
+    strbuf_printf(&b,
+                  "# HELP gridesk_entries_deferred_total Entries a follower "
+                  "applied after answering the leader.\n"
+                  "# TYPE gridesk_entries_deferred_total counter\n"
+                  "gridesk_entries_deferred_total %llu\n",
+                  (unsigned long long)f->entries_deferred);
     if (f->search != NULL) {
         struct sr_stats ss;
         sr_engine_stats(f->search, &ss);
@@ -1367,6 +1377,9 @@ void api_handle(struct http_server *srv, struct http_request *req)
         send_error(c, GD_EUNAVAIL, "node is shutting down");
         return;
     }
+    /* A request sees every entry raft has applied here, including those a
+     * follower deferred earlier in this loop iteration. */
+    fsm_settle(rnode_fsm(n->rn));
     k = path_split(req->path, buf, sizeof buf, seg, 6);
     if (k < 0) {
         send_error(c, GD_ENOTFOUND, "no such route");

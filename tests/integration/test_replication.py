@@ -205,3 +205,12 @@ def test_writes_through_follower_replicate_and_list_on_every_node():
         for f in odd:
             assert tk[f] == odd[f], "field %s: sent %r got %r" % (f, odd[f], tk[f])
         _same_everywhere(c, tk)
+
+        # Followers write each entry to RocksDB after answering the leader
+        # (deferred apply); what they serve is the same (checked above) and
+        # the counter shows the path was taken.
+        for nd in (fa, fb):
+            st, text = nd.request("GET", "/metrics")
+            m = re.search(r"^gridesk_entries_deferred_total (\d+)$", str(text), re.M)
+            assert st == 200 and m, "/metrics on node %d lacks gridesk_entries_deferred_total" % nd.id
+            assert int(m.group(1)) > 0, "follower %d deferred no entry" % nd.id

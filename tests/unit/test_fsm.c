@@ -1,6 +1,7 @@
 /* FSM apply: one entry → one WriteBatch with the applied index; replays
  * are skipped; a refused command writes nothing; two replicas applying the
- * same entries hold byte-identical state. */
+ * same entries hold byte-identical state, also when one of them defers
+ * (follower) and settles later. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -292,6 +293,165 @@ static void test_replicas_identical(void **state)
     fx_free(b);
 }
 
+/* Deferred apply (followers): fsm_apply_entry only queues while may_defer
+ * says so; the store moves when fsm_settle runs, or before anything that
+ * applies at once, snapshots or restores. */
+static int defer_flag;
+
+static int may_defer_test(void *data)
+{
+    (void)data;
+    return defer_flag;
+}
+
+static void apply_entry(struct fx *x, uint64_t index, struct command *cmds,
+                        size_t n)
+{
+    char *buf;
+    size_t len;
+    assert_int_equal(cmd_batch_encode(cmds, n, &buf, &len), 0);
+    assert_int_equal(fsm_apply_entry(&x->f, index, buf, len), 0);
+    free(buf); /* the FSM keeps its own copy */
+    for (size_t i = 0; i < n; i++) {
+        command_clear(&cmds[i]);
+    }
+}
+
+static void test_deferred_apply_waits_for_settle(void **state)
+{
+    struct fx *x = fx_new();
+    struct command c;
+
+    x->f.may_defer = may_defer_test;
+    defer_flag = 1;
+    mk_create(&c, T0, "C1", "fault_repair");
+    apply_entry(x, 1, &c, 1);
+    mk_create(&c, T0 + 1, "C2", "complaint");
+    apply_entry(x, 2, &c, 1);
+    assert_int_equal(x->f.n_pending, 2);
+    assert_int_equal(x->f.n_results, 0);
+    assert_int_equal(store_applied_index(x->s), 0);
+    assert_int_equal(store_ticket_count(x->s), 0);
+
+    assert_int_equal(fsm_settle(&x->f), 0);
+    assert_int_equal(x->f.n_pending, 0);
+    assert_int_equal(x->f.pending_bytes, 0);
+    assert_int_equal(store_applied_index(x->s), 2);
+    assert_int_equal(store_ticket_count(x->s), 2);
+    assert_int_equal(x->f.entries_deferred, 2);
+    /* Nothing left: settling again changes nothing. */
+    assert_int_equal(fsm_settle(&x->f), 0);
+    assert_int_equal(store_applied_index(x->s), 2);
+    fx_free(x);
+}
+
+static void test_immediate_apply_settles_first(void **state)
+{
+    struct fx *x = fx_new();
+    struct command c;
+    struct ticket t;
+    struct gd_err err;
+
+    x->f.may_defer = may_defer_test;
+    defer_flag = 1;
+    mk_create(&c, T0, "C1", "fault_repair");
+    apply_entry(x, 1, &c, 1);
+    /* Leader now: the accept needs the deferred create before it. */
+    defer_flag = 0;
+    mk_event(&c, T0 + 1, "GD-20251123-0001", EVENT_TICKET_ACCEPT, NULL);
+    apply_entry(x, 2, &c, 1);
+    assert_int_equal(x->f.n_pending, 0);
+    assert_int_equal(x->f.n_results, 1);
+    assert_int_equal(x->f.results[0].code, 0);
+    assert_int_equal(store_applied_index(x->s), 2);
+    ticket_init(&t);
+    assert_int_equal(store_ticket_get(x->s, "GD-20251123-0001", &t, &err), 0);
+    assert_int_equal(t.status, TICKET_ACCEPTED);
+    ticket_clear(&t);
+    fx_free(x);
+}
+
+static void test_snapshot_and_queue_limit_settle(void **state)
+{
+    struct fx *x = fx_new();
+    struct raft_buffer *bufs = NULL;
+    unsigned n_bufs = 0;
+    uint64_t idx = 0;
+    struct gd_err err;
+    struct command c;
+
+    x->f.may_defer = may_defer_test;
+    defer_flag = 1;
+    for (int i = 0; i < 3; i++) {
+        mk_create(&c, T0 + (uint64_t)i, "C1", "consultation");
+        apply_entry(x, (uint64_t)i + 1, &c, 1);
+    }
+    assert_int_equal(x->f.raft_fsm.snapshot(&x->f.raft_fsm, &bufs, &n_bufs),
+                     0);
+    assert_int_equal(n_bufs, 1);
+    assert_int_equal(store_dump_index(bufs[0].base, bufs[0].len, &idx, &err),
+                     0);
+    assert_int_equal(idx, 3); /* the snapshot holds the deferred entries */
+    assert_int_equal(x->f.n_pending, 0);
+    raft_free(bufs[0].base);
+    raft_free(bufs);
+
+    /* A full queue: the next entry is applied at once, after the queue. */
+    for (uint64_t i = 4; i <= 4 + FSM_PENDING_MAX_ENTRIES; i++) {
+        static const char junk[] = "\xc1";
+        assert_int_equal(fsm_apply_entry(&x->f, i, junk, 1), 0);
+    }
+    assert_int_equal(x->f.n_pending, 0);
+    assert_int_equal(store_applied_index(x->s), 4 + FSM_PENDING_MAX_ENTRIES);
+    assert_int_equal(store_ticket_count(x->s), 3);
+    fx_free(x);
+}
+
+static void test_deferred_replica_identical(void **state)
+{
+    struct fx *a = fx_new(), *b = fx_new();
+    char *da, *db;
+    size_t la, lb;
+    struct gd_err err;
+
+    b->f.may_defer = may_defer_test;
+    for (uint64_t idx = 1; idx <= 30; idx++) {
+        struct command ca[2], cb[2];
+        char id[32];
+        snprintf(id, sizeof id, "GD-20251123-%04llu",
+                 (unsigned long long)(idx + 1) / 2);
+        for (int k = 0; k < 2; k++) {
+            struct command *c = k ? cb : ca;
+            if (idx % 2) {
+                mk_create(&c[0], T0 + idx * 10, "C1", "fault_repair");
+            } else {
+                mk_event(&c[0], T0 + idx * 10, id, EVENT_TICKET_ACCEPT, NULL);
+            }
+            mk_event(&c[1], T0 + idx * 10 + 1, id, EVENT_TICKET_COMMENT, NULL);
+            gd_strdup(&c[1].ev.text, "回访");
+        }
+        defer_flag = 0;
+        apply_entry(a, idx, ca, 2);
+        /* b: deferred in runs of varying length, settled now and then,
+         * sometimes applied at once. */
+        defer_flag = idx % 7 != 0;
+        apply_entry(b, idx, cb, 2);
+        if (idx % 5 == 0) {
+            assert_int_equal(fsm_settle(&b->f), 0);
+        }
+    }
+    assert_int_equal(fsm_settle(&b->f), 0);
+    assert_int_equal(store_dump(a->s, malloc, &da, &la, &err), 0);
+    assert_int_equal(store_dump(b->s, malloc, &db, &lb, &err), 0);
+    assert_int_equal(la, lb);
+    assert_memory_equal(da, db, la);
+    assert_int_equal(store_ticket_count(b->s), 15);
+    free(da);
+    free(db);
+    fx_free(a);
+    fx_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -301,6 +461,10 @@ int main(void)
         cmocka_unit_test(test_created_ticket_matches_store),
         cmocka_unit_test(test_garbage_entry_records_index_only),
         cmocka_unit_test(test_replicas_identical),
+        cmocka_unit_test(test_deferred_apply_waits_for_settle),
+        cmocka_unit_test(test_immediate_apply_settles_first),
+        cmocka_unit_test(test_snapshot_and_queue_limit_settle),
+        cmocka_unit_test(test_deferred_replica_identical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
