@@ -6,7 +6,7 @@
 CC      ?= cc
 SAN     ?= 0
 MSGPACK := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
-PKGS    := raft libuv rocksdb $(MSGPACK) libsodium jansson icu-uc icu-i18n opencc
+PKGS    := raft libuv rocksdb $(MSGPACK) libsodium jansson yajl icu-uc icu-i18n opencc
 CLIPKGS := jansson
 
 ifeq ($(SAN),1)
@@ -45,6 +45,7 @@ all: check-deps $(BIN)/grideskd $(BIN)/gridesk
 # Debian packages the build, tests and benchmarks need.
 DEB_PKGS := build-essential pkg-config libraft-dev libuv1-dev librocksdb-dev \
             libmsgpack-dev libsodium-dev libhttp-parser-dev libjansson-dev \
+            libyajl-dev \
             libcmocka-dev python3 etcd-server etcd-client wrk \
             libicu-dev libopencc-dev libcsv-dev libsqlite3-dev
 

@@ -81,7 +81,7 @@ def versions(root, etcd, wrk):
     ev = run([etcd, "--version"]).splitlines()
     v["etcd"] = "; ".join(l.strip() for l in ev if l.startswith(("etcd Version", "Go Version"))) or "not found"
     v["wrk"] = (run([wrk, "-v"]).splitlines() or ["not found"])[0].split("Copyright")[0].strip()
-    for pkg in ("raft", "rocksdb"):
+    for pkg in ("raft", "rocksdb", "libuv", "jansson", "yajl"):
         v["lib" + pkg if pkg == "raft" else pkg] = run(["pkg-config", "--modversion", pkg]) or "not found"
     rev = run(["git", "-C", root, "rev-parse", "HEAD"]) or "unknown"
     dirty = run(["git", "-C", root, "status", "--porcelain"])

@@ -19,6 +19,7 @@
 #include "core/ticket.h"
 #include "core/util.h"
 #include "node/api_int.h"
+#include "node/jsonio.h"
 #include "node/node.h"
 #include "node/views.h"
 #include "search/search.h"
@@ -118,8 +119,8 @@ json_t *body_object(struct ctx *c)
         send_error(c, GD_EINVAL, "request body must be a JSON object");
         return NULL;
     }
-    v = json_loadb(c->req->body, c->req->body_len, JSON_REJECT_DUPLICATES,
-                   &jerr);
+    v = jsonio_load(c->req->body, c->req->body_len, JSON_REJECT_DUPLICATES,
+                    &jerr);
     if (v == NULL) {
         send_error(c, GD_EINVAL, "malformed JSON at line %d column %d: %s",
                    jerr.line, jerr.column, jerr.text);

@@ -7,6 +7,7 @@
 #include "core/hlc.h"
 #include "core/strbuf.h"
 #include "core/util.h"
+#include "node/jsonio.h"
 #include "storage/tickets.h"
 
 /* The strings here come from decoded records and commands, whose decoders
@@ -147,16 +148,7 @@ json_t *view_ticket_events(const struct ticket *t,
     return add_events(ticket_fields(t), NULL, evs, n);
 }
 
-static int dump_cb(const char *buf, size_t size, void *data)
-{
-    struct strbuf *b = data;
-    strbuf_append(b, buf, size);
-    return b->oom ? -1 : 0;
-}
-
 int view_dump(const json_t *v, struct strbuf *out)
 {
-    return json_dump_callback(v, dump_cb, out, JSON_COMPACT) == 0 && !out->oom
-               ? 0
-               : -1;
+    return jsonio_dump(v, out);
 }

@@ -16,8 +16,8 @@ json_t *view_ticket(struct store *s, const struct ticket *t, int with_events);
 /* The ticket with the given timeline (evs in stored order). */
 json_t *view_ticket_events(const struct ticket *t,
                            const struct event *const *evs, size_t n);
-/* Appends v, serialised compactly, to out (core/strbuf.h); 0, or -1 on
- * OOM. */
+/* Appends v, serialised compactly (jansson's JSON_COMPACT bytes, written
+ * by node/jsonio.c), to out (core/strbuf.h); 0, or -1 on OOM. */
 struct strbuf;
 int view_dump(const json_t *v, struct strbuf *out);
 
