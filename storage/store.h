@@ -70,8 +70,11 @@ void store_batch_delete(struct store_batch *b, int cf, const void *k,
 size_t store_batch_count(struct store_batch *b);
 
 /* Writes the batch plus the applied index (META key "applied_index", 8 bytes
- * big-endian) atomically, WAL on, sync off (the Raft log is the durable
- * record), and updates the cached index.  applied_index 0 leaves the index
+ * big-endian) atomically, to the memtables only (no WAL, no sync: the Raft
+ * log is the durable record; flushes are atomic across column families, so
+ * after a crash the store is a consistent earlier state with its own applied
+ * index, and raft replays what is above it), and updates the cached
+ * index.  applied_index 0 leaves the index
  * unchanged.  The batch is not consumed: the caller still frees it.
  * GD_ENOMEM (see above), GD_EIO with RocksDB's message. */
 int store_batch_commit(struct store *s, struct store_batch *b,
@@ -143,8 +146,11 @@ int store_meta_get(struct store *s, const char *name, char **val);
 /* Synced write.  GD_EINVAL, GD_EIO. */
 int store_meta_put(struct store *s, const char *name, const char *val);
 
-/* Flushes every memtable to SST files and syncs the WAL (before a clean
- * shutdown).  GD_EIO. */
+/* Flushes the memtables to SST files, one column family after another,
+ * and syncs the WAL.  Not a consistent cut if the process dies halfway: for
+ * tools that measure files (kbbench) and tests.  A node leaves it to
+ * store_close, where RocksDB flushes every column family atomically.
+ * GD_EIO. */
 int store_flush(struct store *s);
 
 /* Big-endian fixed-width integers, the sort-friendly encoding of every

@@ -381,13 +381,38 @@ static void test_batch_order_per_key_kept(void **state)
 
 #define CRASH_KEYS 40
 
-/* A child commits batch i (CRASH_KEYS tickets "b<i>.<j>" + counter "last" =
- * i, applied index i) in a loop until SIGKILL.  Whatever the moment of the
- * kill, the reopened store must hold exactly batches 1..applied, whole. */
+/* Commits batch i (CRASH_KEYS tickets "b<i>.<j>" + counter "last" = i,
+ * applied index i): batches 1..20 here, then a clean close (which flushes);
+ * a child reopens the store and goes on until SIGKILL.  Batches go to the
+ * memtables only (no WAL), so what survives the kill is the last flush:
+ * whatever the moment of the kill, the reopened store must hold exactly
+ * batches 1..applied, whole, applied at least 20, and nothing above.  (The
+ * child never needs a flush: RocksDB's background threads do not exist in
+ * a forked child.) */
+static void commit_crash_batch(struct store *s, uint64_t i)
+{
+    struct store_batch *b = store_batch_new();
+    if (b == NULL)
+        _exit(3);
+    for (int j = 0; j < CRASH_KEYS; j++) {
+        char k[48];
+        snprintf(k, sizeof k, "b%llu.%d", (unsigned long long)i, j);
+        store_batch_put(b, STORE_CF_TICKETS, k, strlen(k), k, strlen(k));
+    }
+    store_counter_put(b, "last", i);
+    if (store_batch_commit(s, b, i, NULL) != 0)
+        _exit(4);
+    store_batch_free(b);
+}
+
 static void test_batch_atomic_across_kill(void **state)
 {
     struct tmp t;
     tmp_make(&t);
+    struct store *s0 = open_store(t.dir);
+    for (uint64_t i = 1; i <= 20; i++)
+        commit_crash_batch(s0, i);
+    store_close(s0);
     int pfd[2];
     assert_int_equal(pipe(pfd), 0);
     pid_t pid = fork();
@@ -395,29 +420,16 @@ static void test_batch_atomic_across_kill(void **state)
     if (pid == 0) {
         close(pfd[0]);
         struct store *s = NULL;
-        if (store_open(t.dir, &s, NULL) != 0)
+        if (store_open(t.dir, &s, NULL) != 0 || store_applied_index(s) != 20)
             _exit(2);
-        for (uint64_t i = 1;; i++) {
-            struct store_batch *b = store_batch_new();
-            if (b == NULL)
-                _exit(3);
-            for (int j = 0; j < CRASH_KEYS; j++) {
-                char k[48];
-                snprintf(k, sizeof k, "b%llu.%d", (unsigned long long)i, j);
-                store_batch_put(b, STORE_CF_TICKETS, k, strlen(k), k,
-                                strlen(k));
-            }
-            store_counter_put(b, "last", i);
-            if (store_batch_commit(s, b, i, NULL) != 0)
-                _exit(4);
-            store_batch_free(b);
-            if (i == 20 && write(pfd[1], "x", 1) != 1)
-                _exit(5);
-        }
+        if (write(pfd[1], "x", 1) != 1)
+            _exit(5);
+        for (uint64_t i = 21;; i++)
+            commit_crash_batch(s, i);
     }
     close(pfd[1]);
     char c;
-    assert_int_equal(read(pfd[0], &c, 1), 1); /* 20 batches are in */
+    assert_int_equal(read(pfd[0], &c, 1), 1); /* the child writes on */
     close(pfd[0]);
     usleep(30000);
     kill(pid, SIGKILL);
@@ -438,9 +450,69 @@ static void test_batch_atomic_across_kill(void **state)
     expect(s, STORE_CF_TICKETS, k, k);
     snprintf(k, sizeof k, "b%llu.0", (unsigned long long)applied + 1);
     expect(s, STORE_CF_TICKETS, k, NULL);
-    print_message("      killed after %llu committed batches\n",
+    print_message("      after the kill: batches 1..%llu (the last flush)\n",
                   (unsigned long long)applied);
     store_close(s);
+    rm_rf(t.dir);
+}
+
+/* store_load over a store whose memtable (not in any WAL) deleted a key the
+ * SST files still hold, then a kill before any flush: the load's batch (in
+ * the WAL) must still delete that key when it is replayed over the files. */
+static void test_load_then_kill_leaves_no_stale_key(void **state)
+{
+    struct tmp t;
+    tmp_make(&t);
+    const char *src_dir = tmp_path(&t, "src");
+    const char *dir = tmp_path(&t, "db");
+    struct gd_err err = {0};
+    char *dump = NULL;
+    size_t dump_len = 0;
+
+    struct store *src = open_store(src_dir);
+    put1(src, STORE_CF_TICKETS, "m5", "five", 5);
+    assert_int_equal(store_dump(src, malloc, &dump, &dump_len, &err), 0);
+    store_close(src);
+
+    struct store *s = open_store(dir);
+    put1(s, STORE_CF_TICKETS, "a1", "one", 1);
+    put1(s, STORE_CF_TICKETS, "z9", "nine", 1);
+    put1(s, STORE_CF_EVENTS, "\xfe", "high", 1);
+    store_close(s); /* flushed: a1, z9 and \xfe are in SST files */
+
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct store *c = NULL;
+        if (store_open(dir, &c, NULL) != 0)
+            _exit(2);
+        struct store_batch *b = store_batch_new();
+        if (b == NULL)
+            _exit(3);
+        store_batch_delete(b, STORE_CF_TICKETS, "a1", 2);
+        store_batch_delete(b, STORE_CF_EVENTS, "\xfe", 1);
+        if (store_batch_commit(c, b, 2, NULL) != 0) /* memtable only */
+            _exit(4);
+        store_batch_free(b);
+        if (store_load(c, dump, dump_len, NULL) != 0)
+            _exit(5);
+        raise(SIGKILL);
+        _exit(6);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+
+    s = open_store(dir);
+    assert_int_equal(store_applied_index(s), 5);
+    expect(s, STORE_CF_TICKETS, "m5", "five");
+    expect(s, STORE_CF_TICKETS, "a1", NULL);
+    expect(s, STORE_CF_TICKETS, "z9", NULL);
+    expect(s, STORE_CF_EVENTS, "\xfe", NULL);
+    assert_int_equal(cf_count(s, STORE_CF_TICKETS, NULL, 0), 1);
+    store_close(s);
+    free(dump);
     rm_rf(t.dir);
 }
 
@@ -1036,6 +1108,7 @@ int main(void)
         cmocka_unit_test(test_batch_invisible_until_commit),
         cmocka_unit_test(test_batch_order_per_key_kept),
         cmocka_unit_test(test_batch_atomic_across_kill),
+        cmocka_unit_test(test_load_then_kill_leaves_no_stale_key),
         cmocka_unit_test(test_iter_prefix_and_start),
         cmocka_unit_test(test_dump_load_roundtrip),
         cmocka_unit_test(test_load_corrupt_changes_nothing),
