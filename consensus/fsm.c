@@ -630,40 +630,97 @@ static int fsm_raft_apply(struct raft_fsm *rf, const struct raft_buffer *buf,
     return rc != 0 ? RAFT_IOERR : 0;
 }
 
+/* Snapshots are taken in three steps (raft_fsm version 3), so that dumping
+ * a large store never blocks the loop (and with it heartbeats and every
+ * request): fsm_raft_snapshot, on the loop, settles deferred entries and
+ * pins a RocksDB snapshot at the applied index; fsm_raft_snapshot_async, on
+ * a libuv worker thread, dumps from it; fsm_raft_snapshot_finalize, on the
+ * loop again, frees the dump and unpins the view once raft has written the
+ * snapshot (or failed to).  raft takes one snapshot at a time. */
 static int fsm_raft_snapshot(struct raft_fsm *rf, struct raft_buffer *bufs[],
                              unsigned *n_bufs)
 {
     struct fsm *f = rf->data;
-    struct gd_err err = {0, ""};
-    char *data;
-    size_t len;
-    int rc;
 
+    *bufs = NULL;
+    *n_bufs = 0;
+    if (f->snap_view != NULL) {
+        return RAFT_BUSY; /* raft retries at the next threshold */
+    }
     /* The snapshot is of everything raft has applied. */
     if (fsm_settle(f) != 0) {
         return RAFT_IOERR;
     }
-    *bufs = raft_malloc(sizeof **bufs);
-    if (*bufs == NULL) {
+    f->snap_view = store_view_take(f->store);
+    if (f->snap_view == NULL) {
         return RAFT_NOMEM;
     }
-    data = NULL;
-    rc = store_dump(f->store, raft_malloc, &data, &len, &err);
+    f->snap_index = store_applied_index(f->store);
+    f->snap_err.code = 0;
+    f->snap_err.msg[0] = '\0';
+    f->snap_bytes = 0;
+    return 0;
+}
+
+/* On a worker thread: touches only the pinned view and its own buffers. */
+static int fsm_raft_snapshot_async(struct raft_fsm *rf,
+                                   struct raft_buffer *bufs[],
+                                   unsigned *n_bufs)
+{
+    struct fsm *f = rf->data;
+    char *data = NULL;
+    size_t len = 0;
+    int rc;
+
+    *bufs = raft_malloc(sizeof **bufs);
+    if (*bufs == NULL) {
+        gd_err_set(&f->snap_err, GD_ENOMEM, "out of memory");
+        return RAFT_NOMEM;
+    }
+    rc = store_dump_view(f->store, f->snap_view, raft_malloc, &data, &len,
+                         &f->snap_err);
     if (rc != 0) {
         if (data != NULL) {
             raft_free(data); /* a failed second pass leaves the buffer */
         }
         raft_free(*bufs);
         *bufs = NULL;
-        log_error("snapshot failed", "err=\"%s\"", err.msg);
         return rc == GD_ENOMEM ? RAFT_NOMEM : RAFT_IOERR;
     }
     (*bufs)[0].base = data;
     (*bufs)[0].len = len;
     *n_bufs = 1;
-    f->snapshots_taken++;
-    log_info("snapshot taken", "applied_index=%llu bytes=%zu",
-             (unsigned long long)store_applied_index(f->store), len);
+    f->snap_bytes = len;
+    return 0;
+}
+
+static int fsm_raft_snapshot_finalize(struct raft_fsm *rf,
+                                      struct raft_buffer *bufs[],
+                                      unsigned *n_bufs)
+{
+    struct fsm *f = rf->data;
+
+    if (*bufs != NULL) {
+        for (unsigned i = 0; i < *n_bufs; i++) {
+            raft_free((*bufs)[i].base);
+        }
+        raft_free(*bufs);
+        *bufs = NULL;
+        *n_bufs = 0;
+    }
+    if (f->snap_view == NULL) {
+        return 0;
+    }
+    store_view_release(f->store, f->snap_view);
+    f->snap_view = NULL;
+    if (f->snap_err.code != 0) {
+        log_error("snapshot failed", "applied_index=%llu err=\"%s\"",
+                  (unsigned long long)f->snap_index, f->snap_err.msg);
+    } else {
+        f->snapshots_taken++;
+        log_info("snapshot taken", "applied_index=%llu bytes=%zu",
+                 (unsigned long long)f->snap_index, f->snap_bytes);
+    }
     return 0;
 }
 
@@ -714,11 +771,13 @@ int fsm_init(struct fsm *f, struct store *s, struct gd_err *err)
 
     memset(f, 0, sizeof *f);
     f->store = s;
-    f->raft_fsm.version = 1;
+    f->raft_fsm.version = 3;
     f->raft_fsm.data = f;
     f->raft_fsm.apply = fsm_raft_apply;
     f->raft_fsm.snapshot = fsm_raft_snapshot;
     f->raft_fsm.restore = fsm_raft_restore;
+    f->raft_fsm.snapshot_finalize = fsm_raft_snapshot_finalize;
+    f->raft_fsm.snapshot_async = fsm_raft_snapshot_async;
     if (results_reserve(f, 64) != 0) {
         return gd_err_set(err, GD_ENOMEM, "out of memory");
     }
@@ -748,6 +807,9 @@ void fsm_close(struct fsm *f)
     f->pending_tail = NULL;
     f->n_pending = f->pending_bytes = 0;
     kept_free(f);
+    /* raft has closed: no snapshot is in flight any more */
+    store_view_release(f->store, f->snap_view);
+    f->snap_view = NULL;
     sr_engine_close(f->search);
     f->search = NULL;
     free(f->results);

@@ -75,6 +75,12 @@ struct fsm {
     struct fsm_pending *pending_head, *pending_tail;
     size_t n_pending, pending_bytes;
     uint64_t entries_deferred; /* metrics */
+    /* The snapshot being taken (see fsm.c): the pinned store view, its
+     * applied index, and what the worker thread reports back. */
+    struct store_view *snap_view;
+    uint64_t snap_index;
+    size_t snap_bytes;
+    struct gd_err snap_err;
 };
 
 /* Most entries / bytes that wait for fsm_settle; beyond either an entry is

@@ -431,6 +431,13 @@ int rnode_start(struct rnode **out, uv_loop_t *loop, struct store *s,
         return GD_EIO;
     }
     raft_uv_set_connect_retry_delay(&n->io, 200);
+    /* raft_uv 0.15 implements async_work (used for snapshots taken off the
+     * loop, fsm version 3) but still says io version 1, which raft_init
+     * then refuses; upstream raised it to 2 in 0.17.1 ("uv: set io version
+     * to 2", 269e541).  Say what the struct holds. */
+    if (n->io.version < 2 && n->io.async_work != NULL) {
+        n->io.version = 2;
+    }
     rv = raft_init(&n->raft, &n->io, &n->fsm.raft_fsm, cfg->id,
                    cfg->raft_addr);
     if (rv != 0) {

@@ -1059,12 +1059,49 @@ static int dump_pass(struct store *s, const rocksdb_snapshot_t *snap,
     return 0;
 }
 
+struct store_view {
+    const rocksdb_snapshot_t *snap;
+};
+
+struct store_view *store_view_take(struct store *s)
+{
+    struct store_view *v = malloc(sizeof *v);
+    if (v != NULL)
+        v->snap = rocksdb_create_snapshot(s->db);
+    return v;
+}
+
+void store_view_release(struct store *s, struct store_view *v)
+{
+    if (v == NULL)
+        return;
+    rocksdb_release_snapshot(s->db, v->snap);
+    free(v);
+}
+
 int store_dump(struct store *s, void *(*alloc)(size_t), char **buf, size_t *len,
                struct gd_err *err)
 {
+    struct store_view *v = store_view_take(s);
+    if (v == NULL) {
+        *buf = NULL;
+        *len = 0;
+        return gd_err_set(err, GD_ENOMEM, "store dump: out of memory");
+    }
+    int rc = store_dump_view(s, v, alloc, buf, len, err);
+    store_view_release(s, v);
+    return rc;
+}
+
+/* Reads only through its own read options and iterators at the view's
+ * snapshot: safe beside the loop's writes. */
+int store_dump_view(struct store *s, const struct store_view *view,
+                    void *(*alloc)(size_t), char **buf, size_t *len,
+                    struct gd_err *err)
+{
     *buf = NULL;
     *len = 0;
-    const rocksdb_snapshot_t *snap = rocksdb_create_snapshot(s->db);
+    const rocksdb_snapshot_t *snap = view->snap;
     rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
     rocksdb_readoptions_set_snapshot(ro, snap);
     uint64_t applied = 0, pairs[STORE_CF__COUNT] = {0};
@@ -1113,7 +1150,6 @@ int store_dump(struct store *s, void *(*alloc)(size_t), char **buf, size_t *len,
         *len = rc == 0 ? size : 0;
     }
     rocksdb_readoptions_destroy(ro);
-    rocksdb_release_snapshot(s->db, snap);
     return rc;
 }
 

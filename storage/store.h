@@ -123,6 +123,17 @@ void store_iter_free(struct store_iter *it);
 int store_dump(struct store *s, void *(*alloc)(size_t), char **buf, size_t *len,
                struct gd_err *err);
 
+/* A point-in-time view of the store (a RocksDB snapshot): store_dump_view
+ * dumps the store as it was at store_view_take, and may run on another
+ * thread while the loop goes on writing (Raft snapshots are made so, off
+ * the loop).  take returns NULL on OOM; release takes NULL. */
+struct store_view;
+struct store_view *store_view_take(struct store *s);
+void store_view_release(struct store *s, struct store_view *v);
+int store_dump_view(struct store *s, const struct store_view *v,
+                    void *(*alloc)(size_t), char **buf, size_t *len,
+                    struct gd_err *err);
+
 /* Validates a whole dump (structure and checksum) and reads its applied
  * index.  GD_ECORRUPT for anything malformed. */
 int store_dump_index(const char *buf, size_t len, uint64_t *applied_index,

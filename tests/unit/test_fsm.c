@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -388,13 +389,18 @@ static void test_snapshot_and_queue_limit_settle(void **state)
     }
     assert_int_equal(x->f.raft_fsm.snapshot(&x->f.raft_fsm, &bufs, &n_bufs),
                      0);
+    assert_int_equal(x->f.n_pending, 0); /* settled first */
+    assert_int_equal(x->f.raft_fsm.snapshot_async(&x->f.raft_fsm, &bufs,
+                                                  &n_bufs),
+                     0);
     assert_int_equal(n_bufs, 1);
     assert_int_equal(store_dump_index(bufs[0].base, bufs[0].len, &idx, &err),
                      0);
     assert_int_equal(idx, 3); /* the snapshot holds the deferred entries */
-    assert_int_equal(x->f.n_pending, 0);
-    raft_free(bufs[0].base);
-    raft_free(bufs);
+    assert_int_equal(x->f.raft_fsm.snapshot_finalize(&x->f.raft_fsm, &bufs,
+                                                     &n_bufs),
+                     0);
+    assert_null(bufs);
 
     /* A full queue: the next entry is applied at once, after the queue. */
     for (uint64_t i = 4; i <= 4 + FSM_PENDING_MAX_ENTRIES; i++) {
@@ -404,6 +410,83 @@ static void test_snapshot_and_queue_limit_settle(void **state)
     assert_int_equal(x->f.n_pending, 0);
     assert_int_equal(store_applied_index(x->s), 4 + FSM_PENDING_MAX_ENTRIES);
     assert_int_equal(store_ticket_count(x->s), 3);
+    fx_free(x);
+}
+
+/* raft_fsm version 3: snapshot pins the store at the applied index on the
+ * loop, snapshot_async dumps on another thread while the loop applies
+ * more, finalize frees everything.  The dump is of the pinned point. */
+struct async_arg {
+    struct fx *x;
+    struct raft_buffer *bufs;
+    unsigned n_bufs;
+    int rc;
+};
+
+static void *run_async(void *p)
+{
+    struct async_arg *a = p;
+    a->rc = a->x->f.raft_fsm.snapshot_async(&a->x->f.raft_fsm, &a->bufs,
+                                            &a->n_bufs);
+    return NULL;
+}
+
+static void test_snapshot_async_is_point_in_time(void **state)
+{
+    struct fx *x = fx_new(), *y;
+    struct async_arg a = {0};
+    struct command c;
+    pthread_t th;
+    uint64_t idx = 0;
+    struct gd_err err;
+    struct raft_buffer *again = NULL;
+    unsigned n_again = 0;
+
+    for (uint64_t i = 1; i <= 3; i++) {
+        mk_create(&c, T0 + i, "C1", "fault_repair");
+        apply_entry(x, i, &c, 1);
+    }
+    a.x = x;
+    assert_int_equal(x->f.raft_fsm.snapshot(&x->f.raft_fsm, &a.bufs,
+                                            &a.n_bufs),
+                     0);
+    assert_null(a.bufs);
+    /* one snapshot at a time */
+    assert_int_equal(x->f.raft_fsm.snapshot(&x->f.raft_fsm, &again,
+                                            &n_again),
+                     RAFT_BUSY);
+    assert_int_equal(pthread_create(&th, NULL, run_async, &a), 0);
+    for (uint64_t i = 4; i <= 40; i++) { /* the loop goes on */
+        mk_create(&c, T0 + i, "C2", "complaint");
+        apply_entry(x, i, &c, 1);
+    }
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(a.rc, 0);
+    assert_int_equal(a.n_bufs, 1);
+    assert_int_equal(
+        store_dump_index(a.bufs[0].base, a.bufs[0].len, &idx, &err), 0);
+    assert_int_equal(idx, 3);
+    /* restored elsewhere: exactly the three tickets of entries 1..3 */
+    y = fx_new();
+    {
+        struct raft_buffer copy;
+        copy.len = a.bufs[0].len;
+        copy.base = raft_malloc(copy.len);
+        assert_non_null(copy.base);
+        memcpy(copy.base, a.bufs[0].base, copy.len);
+        assert_int_equal(y->f.raft_fsm.restore(&y->f.raft_fsm, &copy), 0);
+    }
+    assert_int_equal(store_applied_index(y->s), 3);
+    assert_int_equal(store_ticket_count(y->s), 3);
+    assert_int_equal(store_ticket_count(x->s), 40);
+
+    assert_int_equal(x->f.raft_fsm.snapshot_finalize(&x->f.raft_fsm, &a.bufs,
+                                                     &a.n_bufs),
+                     0);
+    assert_null(a.bufs);
+    assert_int_equal(x->f.snapshots_taken, 1);
+    assert_null(x->f.snap_view);
+    fx_free(y);
     fx_free(x);
 }
 
@@ -465,6 +548,7 @@ int main(void)
         cmocka_unit_test(test_immediate_apply_settles_first),
         cmocka_unit_test(test_snapshot_and_queue_limit_settle),
         cmocka_unit_test(test_deferred_replica_identical),
+        cmocka_unit_test(test_snapshot_async_is_point_in_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
