@@ -19,6 +19,7 @@
 #include "core/util.h"
 #include "storage/records.h"
 #include "storage/tickets.h"
+#include "tests/unit/same_store.h"
 
 #define T0 ((uint64_t)1763870400000ULL << 16) /* 2025-11-23 04:00 UTC */
 
@@ -86,14 +87,23 @@ static void mk_event(struct command *c, uint64_t hlc, const char *id,
     }
 }
 
-static void apply(struct fx *x, uint64_t index, struct command *cmds,
-                  size_t n)
+/* Encodes cmds as one entry and hands it to fn (fsm_apply_batch, or
+ * fsm_apply_entry, which may defer: it keeps its own copy). */
+static void apply_via(int (*fn)(struct fsm *, uint64_t, const char *, size_t),
+                      struct fx *x, uint64_t index, struct command *cmds,
+                      size_t n)
 {
     char *buf;
     size_t len;
     assert_int_equal(cmd_batch_encode(cmds, n, &buf, &len), 0);
-    assert_int_equal(fsm_apply_batch(&x->f, index, buf, len), 0);
+    assert_int_equal(fn(&x->f, index, buf, len), 0);
     free(buf);
+}
+
+static void apply(struct fx *x, uint64_t index, struct command *cmds,
+                  size_t n)
+{
+    apply_via(fsm_apply_batch, x, index, cmds, n);
 }
 
 static void test_create_then_events_in_one_entry(void **state)
@@ -258,9 +268,6 @@ static void test_garbage_entry_records_index_only(void **state)
 static void test_replicas_identical(void **state)
 {
     struct fx *a = fx_new(), *b = fx_new();
-    char *da, *db;
-    size_t la, lb;
-    struct gd_err err;
     uint64_t idx = 1;
 
     for (int round = 0; round < 20; round++) {
@@ -283,13 +290,8 @@ static void test_replicas_identical(void **state)
             command_clear(&cmds[i]);
         }
     }
-    assert_int_equal(store_dump(a->s, malloc, &da, &la, &err), 0);
-    assert_int_equal(store_dump(b->s, malloc, &db, &lb, &err), 0);
-    assert_int_equal(la, lb);
-    assert_memory_equal(da, db, la);
+    assert_same_store(a->s, b->s);
     assert_int_equal(store_ticket_count(a->s), 40);
-    free(da);
-    free(db);
     fx_free(a);
     fx_free(b);
 }
@@ -308,11 +310,7 @@ static int may_defer_test(void *data)
 static void apply_entry(struct fx *x, uint64_t index, struct command *cmds,
                         size_t n)
 {
-    char *buf;
-    size_t len;
-    assert_int_equal(cmd_batch_encode(cmds, n, &buf, &len), 0);
-    assert_int_equal(fsm_apply_entry(&x->f, index, buf, len), 0);
-    free(buf); /* the FSM keeps its own copy */
+    apply_via(fsm_apply_entry, x, index, cmds, n);
     for (size_t i = 0; i < n; i++) {
         command_clear(&cmds[i]);
     }
@@ -493,9 +491,6 @@ static void test_snapshot_async_is_point_in_time(void **state)
 static void test_deferred_replica_identical(void **state)
 {
     struct fx *a = fx_new(), *b = fx_new();
-    char *da, *db;
-    size_t la, lb;
-    struct gd_err err;
 
     b->f.may_defer = may_defer_test;
     for (uint64_t idx = 1; idx <= 30; idx++) {
@@ -524,13 +519,8 @@ static void test_deferred_replica_identical(void **state)
         }
     }
     assert_int_equal(fsm_settle(&b->f), 0);
-    assert_int_equal(store_dump(a->s, malloc, &da, &la, &err), 0);
-    assert_int_equal(store_dump(b->s, malloc, &db, &lb, &err), 0);
-    assert_int_equal(la, lb);
-    assert_memory_equal(da, db, la);
+    assert_same_store(a->s, b->s);
     assert_int_equal(store_ticket_count(b->s), 15);
-    free(da);
-    free(db);
     fx_free(a);
     fx_free(b);
 }

@@ -20,6 +20,7 @@
 #include "search/search.h"
 #include "storage/kb.h"
 #include "storage/tickets.h"
+#include "tests/unit/same_store.h"
 
 #define T0 ((uint64_t)1795365000000ULL << 16) /* 2026-11-23 00:30 +08:00 */
 
@@ -342,8 +343,6 @@ static void test_links_and_proposals(void **state)
 static void test_replicas_identical(void **state)
 {
     struct fx *a = fx_new(), *b = fx_new();
-    char *da, *db;
-    size_t la, lb;
     struct gd_err err;
 
     for (int round = 0; round < 30; round++) {
@@ -372,12 +371,7 @@ static void test_replicas_identical(void **state)
         apply(a, c, 3);
         apply(b, d, 3);
     }
-    assert_int_equal(store_dump(a->s, malloc, &da, &la, &err), 0);
-    assert_int_equal(store_dump(b->s, malloc, &db, &lb, &err), 0);
-    assert_int_equal(la, lb);
-    assert_memory_equal(da, db, la);
-    free(da);
-    free(db);
+    assert_same_store(a->s, b->s);
     fx_free(a);
     fx_free(b);
 }
