@@ -46,7 +46,18 @@ struct store {
     rocksdb_column_family_handle_t **extra; /* CFs this version ignores */
     size_t n_extra;
     uint64_t applied; /* read and written with __atomic builtins */
+    /* Kept between store_batch_commit calls (one thread commits): the
+     * WriteBatch keeps its buffer's capacity when cleared, and the sort
+     * array its size, instead of growing both from nothing per entry. */
+    rocksdb_writebatch_t *wb;
+    struct op_ref *refs;
+    size_t refs_cap;
 };
+
+/* Larger than this, the kept WriteBatch and sort array are let go after the
+ * commit (a snapshot-sized batch should not stay allocated). */
+#define KEEP_BATCH_BYTES (8u << 20)
+#define KEEP_REFS 65536
 
 static bool cf_ok(int cf)
 {
@@ -320,6 +331,9 @@ void store_close(struct store *s)
     rocksdb_readoptions_destroy(s->ropts);
     rocksdb_writeoptions_destroy(s->wopts);
     rocksdb_writeoptions_destroy(s->wopts_sync);
+    if (s->wb != NULL)
+        rocksdb_writebatch_destroy(s->wb);
+    free(s->refs);
     rocksdb_cache_destroy(s->cache);
     free(s);
 }
@@ -489,10 +503,15 @@ int store_batch_commit(struct store *s, struct store_batch *b,
                           "store: out of memory building a batch");
     struct op_ref *refs = NULL;
     if (b->count > 1) {
-        refs = malloc(b->count * sizeof *refs);
-        if (refs == NULL)
-            return gd_err_set(err, GD_ENOMEM,
-                              "store: out of memory sorting a batch");
+        if (b->count > s->refs_cap) {
+            refs = realloc(s->refs, b->count * sizeof *refs);
+            if (refs == NULL)
+                return gd_err_set(err, GD_ENOMEM,
+                                  "store: out of memory sorting a batch");
+            s->refs = refs;
+            s->refs_cap = b->count;
+        }
+        refs = s->refs;
     }
     size_t n = 0;
     for (size_t off = 0; off < b->len && refs != NULL; n++) {
@@ -504,7 +523,11 @@ int store_batch_commit(struct store *s, struct store_batch *b,
     }
     if (refs != NULL)
         qsort(refs, n, sizeof *refs, op_ref_cmp);
-    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    if (s->wb == NULL)
+        s->wb = rocksdb_writebatch_create();
+    else
+        rocksdb_writebatch_clear(s->wb);
+    rocksdb_writebatch_t *wb = s->wb;
     for (size_t i = 0; i < b->count; i++) {
         /* without refs (count <= 1) the only operation is at offset 0 */
         size_t at = refs != NULL ? refs[i].off : 0;
@@ -517,7 +540,11 @@ int store_batch_commit(struct store *s, struct store_batch *b,
             rocksdb_writebatch_put_cf(wb, s->cf[op.cf], k, op.klen, k + op.klen,
                                       op.vlen);
     }
-    free(refs);
+    if (s->refs_cap > KEEP_REFS) {
+        free(s->refs);
+        s->refs = NULL;
+        s->refs_cap = 0;
+    }
     unsigned char idx[8];
     if (applied_index != 0) {
         store_be64_put(idx, applied_index);
@@ -526,7 +553,12 @@ int store_batch_commit(struct store *s, struct store_batch *b,
     }
     char *e = NULL;
     rocksdb_write(s->db, s->wopts, wb, &e);
-    rocksdb_writebatch_destroy(wb);
+    size_t wb_bytes = 0;
+    rocksdb_writebatch_data(wb, &wb_bytes);
+    if (wb_bytes > KEEP_BATCH_BYTES) {
+        rocksdb_writebatch_destroy(wb);
+        s->wb = NULL;
+    }
     if (e != NULL)
         return rocks_err(err, e, "store: write");
     if (applied_index != 0)

@@ -75,7 +75,9 @@ size_t store_batch_count(struct store_batch *b);
  * after a crash the store is a consistent earlier state with its own applied
  * index, and raft replays what is above it), and updates the cached
  * index.  applied_index 0 leaves the index
- * unchanged.  The batch is not consumed: the caller still frees it.
+ * unchanged.  The batch is not consumed: the caller still frees it.  One
+ * thread at a time commits (the loop): the store keeps its WriteBatch and
+ * sort array from one commit to the next.
  * GD_ENOMEM (see above), GD_EIO with RocksDB's message. */
 int store_batch_commit(struct store *s, struct store_batch *b,
                        uint64_t applied_index, struct gd_err *err);
