@@ -483,7 +483,7 @@ int main(int argc, char **argv)
     uv_run(loop, UV_RUN_DEFAULT);
 
     rnode_free(node.rn);
-    /* RocksDB flushes every column family in one atomic flush on close. */
+    store_flush(node.store);
     store_close(node.store);
     free(node.admin_pwhash);
     metrics_close(&node.metrics);

@@ -40,7 +40,7 @@ struct store {
     rocksdb_options_t *opts;
     rocksdb_cache_t *cache;
     rocksdb_readoptions_t *ropts;
-    rocksdb_writeoptions_t *wopts;      /* no WAL, no sync: apply path */
+    rocksdb_writeoptions_t *wopts;      /* WAL on, no sync: apply path */
     rocksdb_writeoptions_t *wopts_sync; /* load and local metadata */
     rocksdb_column_family_handle_t *cf[STORE_CF__COUNT];
     rocksdb_column_family_handle_t **extra; /* CFs this version ignores */
@@ -134,13 +134,9 @@ static void set_options(struct store *s, int compression)
     rocksdb_options_set_compression(o, compression);
     rocksdb_options_set_keep_log_file_num(o, 4);
     rocksdb_options_set_max_log_file_size(o, 8u << 20);
-    /* The apply path writes without the WAL (see store_open): every flush
-     * must then be a consistent cut of all column families, so that the
-     * applied index on disk always matches the data beside it. */
-    rocksdb_options_set_atomic_flush(o, 1);
-    /* Write SST (and WAL) data out as it is produced instead of leaving
-     * tens of MB dirty for the final fsync: that fsync made ext4 stall the
-     * Raft log's synchronous writes for 150-400 ms. */
+    /* Write SST and WAL data out as it is produced instead of leaving tens
+     * of MB dirty for a final fsync: that fsync made ext4 stall the Raft
+     * log's synchronous writes for 150-400 ms. */
     rocksdb_options_set_bytes_per_sync(o, BYTES_PER_SYNC);
     rocksdb_options_set_wal_bytes_per_sync(o, BYTES_PER_SYNC);
 
@@ -280,14 +276,12 @@ int store_open(const char *dir, struct store **out, struct gd_err *err)
     /* RocksDB's constructors use operator new: they never return NULL. */
     s->cache = rocksdb_cache_create_lru(BLOCK_CACHE_BYTES);
     s->ropts = rocksdb_readoptions_create();
-    /* Applied entries go to the memtables only: the Raft log is their
-     * durable record.  After a crash the store is the last (atomic) flush,
-     * with its applied index, and raft replays the entries above it (or
-     * restores a snapshot first when the log no longer has them).  See
-     * docs/ARCHITECTURE.md "Restart and snapshots". */
+    /* Applied entries go through the WAL, unsynced: the Raft log is the
+     * durable record, and the WAL lets a killed node reopen at (nearly)
+     * where it was instead of re-applying everything since the last flush
+     * on its loop.  See docs/ARCHITECTURE.md "Restart and snapshots". */
     s->wopts = rocksdb_writeoptions_create();
     rocksdb_writeoptions_set_sync(s->wopts, 0);
-    rocksdb_writeoptions_disable_WAL(s->wopts, 1);
     s->wopts_sync = rocksdb_writeoptions_create();
     rocksdb_writeoptions_set_sync(s->wopts_sync, 1);
 
@@ -1198,10 +1192,8 @@ static void load_pair(void *ctx, int cf, const char *k, size_t klen,
  * that does not start with 64 0xff bytes (no key of ours does: they start
  * with ASCII or UTF-8 text).  A range, whatever the number of keys (a point
  * delete per key made loading 100k tickets over themselves take 3.3 s
- * instead of 1.5 s), and not just the keys this view holds: the apply path
- * writes without the WAL, so a crash before the next flush brings back the
- * SST files' state, where keys the lost memtable had deleted still live;
- * the load's batch is in the WAL and its tombstone must cover them too.
+ * instead of 1.5 s), and not just the keys this view holds, so that the
+ * load removes whatever any older state (files or WAL) could bring back.
  * Puts later in the same batch have higher sequence numbers, so the
  * tombstone does not hide them. */
 #define DELETE_ALL_FF 64

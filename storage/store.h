@@ -70,11 +70,9 @@ void store_batch_delete(struct store_batch *b, int cf, const void *k,
 size_t store_batch_count(struct store_batch *b);
 
 /* Writes the batch plus the applied index (META key "applied_index", 8 bytes
- * big-endian) atomically, to the memtables only (no WAL, no sync: the Raft
- * log is the durable record; flushes are atomic across column families, so
- * after a crash the store is a consistent earlier state with its own applied
- * index, and raft replays what is above it), and updates the cached
- * index.  applied_index 0 leaves the index
+ * big-endian) atomically, WAL on, sync off (the Raft log is the durable
+ * record: raft replays what a crash lost above the stored index), and
+ * updates the cached index.  applied_index 0 leaves the index
  * unchanged.  The batch is not consumed: the caller still frees it.  One
  * thread at a time commits (the loop): the store keeps its WriteBatch and
  * sort array from one commit to the next.
@@ -160,10 +158,7 @@ int store_meta_get(struct store *s, const char *name, char **val);
 int store_meta_put(struct store *s, const char *name, const char *val);
 
 /* Flushes the memtables to SST files, one column family after another,
- * and syncs the WAL.  Not a consistent cut if the process dies halfway: for
- * tools that measure files (kbbench) and tests.  A node leaves it to
- * store_close, where RocksDB flushes every column family atomically.
- * GD_EIO. */
+ * and syncs the WAL (tools that measure files, tests).  GD_EIO. */
 int store_flush(struct store *s);
 
 /* Big-endian fixed-width integers, the sort-friendly encoding of every

@@ -162,11 +162,11 @@ def test_restart_with_other_id_is_refused_and_snapshot_restart_works():
             assert st == 200 and strip_applied(b) == strip_applied(tk), (tk["id"], st, b)
 
 
-def test_kill9_follower_comes_back_from_snapshot_and_log():
-    """Applied entries skip RocksDB's WAL: a follower killed with -9 loses
-    what its memtables held since the last flush (here: everything) and must
-    come back from the newest Raft snapshot plus the log above it, identical
-    to the others."""
+def test_kill9_follower_comes_back_identical():
+    """A follower killed with -9 while the log is compacted comes back (its
+    store, the newest Raft snapshot when it is behind it, and the log above)
+    identical to the others, and serves what was written while it was
+    down."""
     with Cluster(3, snapshot_threshold=64, snapshot_trailing=16) as c:
         before = _create_many(c, 150, c.nodes)
         leader = c.leader()
@@ -180,8 +180,6 @@ def test_kill9_follower_comes_back_from_snapshot_and_log():
         for tk in before[:10] + more:
             st, b = c.request(victim, "GET", "/v1/tickets/" + tk["id"])
             assert st == 200 and strip_applied(b) == strip_applied(tk), (tk["id"], st, b)
-        restored = victim.metric("gridesk_snapshots_restored_total")
         print("  killed node: snapshots restored %s, entries skipped %s" % (
-            restored, victim.metric("gridesk_entries_skipped_total")))
-        assert restored is not None and restored >= 1, \
-            "node %d lost its memtables but restored no snapshot" % victim.id
+            victim.metric("gridesk_snapshots_restored_total"),
+            victim.metric("gridesk_entries_skipped_total")))

@@ -382,13 +382,11 @@ static void test_batch_order_per_key_kept(void **state)
 #define CRASH_KEYS 40
 
 /* Commits batch i (CRASH_KEYS tickets "b<i>.<j>" + counter "last" = i,
- * applied index i): batches 1..20 here, then a clean close (which flushes);
- * a child reopens the store and goes on until SIGKILL.  Batches go to the
- * memtables only (no WAL), so what survives the kill is the last flush:
- * whatever the moment of the kill, the reopened store must hold exactly
- * batches 1..applied, whole, applied at least 20, and nothing above.  (The
- * child never needs a flush: RocksDB's background threads do not exist in
- * a forked child.) */
+ * applied index i): batches 1..20 here, then a close; a child reopens the
+ * store and goes on until SIGKILL.  Whatever the moment of the kill, the
+ * reopened store must hold exactly batches 1..applied, whole, applied at
+ * least 20, and nothing above.  (The child never needs a flush: RocksDB's
+ * background threads do not exist in a forked child.) */
 static void commit_crash_batch(struct store *s, uint64_t i)
 {
     struct store_batch *b = store_batch_new();
@@ -450,15 +448,15 @@ static void test_batch_atomic_across_kill(void **state)
     expect(s, STORE_CF_TICKETS, k, k);
     snprintf(k, sizeof k, "b%llu.0", (unsigned long long)applied + 1);
     expect(s, STORE_CF_TICKETS, k, NULL);
-    print_message("      after the kill: batches 1..%llu (the last flush)\n",
+    print_message("      after the kill: batches 1..%llu\n",
                   (unsigned long long)applied);
     store_close(s);
     rm_rf(t.dir);
 }
 
-/* store_load over a store whose memtable (not in any WAL) deleted a key the
- * SST files still hold, then a kill before any flush: the load's batch (in
- * the WAL) must still delete that key when it is replayed over the files. */
+/* store_load over a store whose memtable deleted a key the SST files still
+ * hold, then a kill before any flush: after reopening, the store is exactly
+ * the loaded state, and no key of the older state comes back. */
 static void test_load_then_kill_leaves_no_stale_key(void **state)
 {
     struct tmp t;
@@ -491,7 +489,7 @@ static void test_load_then_kill_leaves_no_stale_key(void **state)
             _exit(3);
         store_batch_delete(b, STORE_CF_TICKETS, "a1", 2);
         store_batch_delete(b, STORE_CF_EVENTS, "\xfe", 1);
-        if (store_batch_commit(c, b, 2, NULL) != 0) /* memtable only */
+        if (store_batch_commit(c, b, 2, NULL) != 0) /* not flushed */
             _exit(4);
         store_batch_free(b);
         if (store_load(c, dump, dump_len, NULL) != 0)
