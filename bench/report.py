@@ -103,13 +103,23 @@ def ratio(g, e):
 
 
 def collect(out, system):
+    """wrk and meta: clients -> [round results, by round]."""
     d = os.path.join(out, system)
     res = {"status": load(os.path.join(d, "status.json")), "wrk": {}, "meta": {}, "failover": []}
+    runs = []
     for p in glob.glob(os.path.join(d, "wrk-c*.json")):
-        m = re.search(r"wrk-c(\d+)\.json$", p)
+        # wrk-cC-rR.json; wrk-cC.json (one round) from older runs
+        m = re.search(r"wrk-c(\d+)(?:-r(\d+))?\.json$", p)
         if m:
-            res["wrk"][int(m.group(1))] = load(p)
-            res["meta"][int(m.group(1))] = load(os.path.join(d, "wrk-c%s.meta.json" % m.group(1)))
+            runs.append((int(m.group(1)), int(m.group(2) or 1), p))
+    for c, r, p in sorted(runs):
+        w = load(p)
+        if w is None:
+            continue
+        meta = load(p[:-len(".json")] + ".meta.json") or {}
+        meta.setdefault("round", r)
+        res["wrk"].setdefault(c, []).append(w)
+        res["meta"].setdefault(c, []).append(meta)
     for p in sorted(glob.glob(os.path.join(d, "failover-*.json")),
                     key=lambda p: int(re.search(r"(\d+)\.json$", p).group(1))):
         r = load(p)
@@ -122,20 +132,33 @@ def collect(out, system):
     return res
 
 
+def median_of(ws, f):
+    vals = [f(w) for w in ws or []]
+    return statistics.median(vals) if vals else None
+
+
 def measures(sysres, clients):
-    """measure key -> value."""
+    """measure key -> value: the median over the rounds."""
     vals = {}
     for c in clients:
-        w = sysres["wrk"].get(c)
-        vals[("tput", c)] = w and w["rps_ok"]
-        vals[("p50", c)] = w and w["lat_p50_us"] / 1000.0
-        vals[("p99", c)] = w and w["lat_p99_us"] / 1000.0
+        ws = sysres["wrk"].get(c)
+        vals[("tput", c)] = median_of(ws, lambda w: w["rps_ok"])
+        vals[("p50", c)] = median_of(ws, lambda w: w["lat_p50_us"] / 1000.0)
+        vals[("p99", c)] = median_of(ws, lambda w: w["lat_p99_us"] / 1000.0)
     fo = [r for r in sysres["failover"] if r.get("ok")]
     times = [r["failover_ms"] for r in fo]
     vals["fo_med"] = statistics.median(times) if times else None
     vals["fo_max"] = max(times) if times else None
     vals["fo_n"] = len(times)
     return vals
+
+
+def round_ratios(res, c, kind):
+    """Per round: gridesk's value / etcd's value of the same round."""
+    key = {"tput": "rps_ok", "p50": "lat_p50_us", "p99": "lat_p99_us"}[kind]
+    g = {m.get("round"): w[key] for w, m in zip(res["gridesk"]["wrk"].get(c, []), res["gridesk"]["meta"].get(c, []))}
+    e = {m.get("round"): w[key] for w, m in zip(res["etcd"]["wrk"].get(c, []), res["etcd"]["meta"].get(c, []))}
+    return [(r, g[r] / e[r]) for r in sorted(set(g) & set(e)) if e[r]]
 
 
 def label(key, nruns):
@@ -159,6 +182,7 @@ def build(args):
                      {int(c) for c in args.clients.split()})
     vals = {s: measures(res[s], clients) for s in ("gridesk", "etcd")}
     nruns = max(len(res["gridesk"]["failover"]), len(res["etcd"]["failover"])) or 0
+    nrounds = max([len(v) for s in ("gridesk", "etcd") for v in res[s]["wrk"].values()] or [0])
 
     rows = []
     for c in clients:
@@ -190,6 +214,23 @@ def build(args):
     for r in rows:
         md.append("| %s | %s | %s | %s |" % r)
     md.append("")
+    if nrounds > 1:
+        md.append("Throughput and latency are the median over %d rounds; in each round both systems ran on fresh "
+                  "clusters, one after the other, in alternating order. Each round's own ratio:" % nrounds)
+        md.append("")
+        md.append("| measure | " + " | ".join("round %d" % r for r in range(1, nrounds + 1)) + " |")
+        md.append("|---|" + "---:|" * nrounds)
+        for c in clients:
+            for kind in ("tput", "p99"):
+                rr = dict(round_ratios(res, c, kind))
+                md.append("| %s | %s |" % (label((kind, c), nruns).split(" (")[0],
+                                           " | ".join("%.2f" % rr[r] if r in rr else "–"
+                                                      for r in range(1, nrounds + 1))))
+        md.append("")
+        text.append("")
+        text.append("median of %d rounds; per-round throughput ratios: %s" % (nrounds, "; ".join(
+            "%d clients %s" % (c, " ".join("%.2f" % v for _, v in round_ratios(res, c, "tput")))
+            for c in clients)))
 
     notes = []
     for s in ("gridesk", "etcd"):
@@ -201,19 +242,19 @@ def build(args):
         elif not st.get("ok"):
             notes.append("%s: **not measured (or incomplete)**: %s" % (s, st.get("error")))
         for c in clients:
-            w, m = res[s]["wrk"].get(c), res[s]["meta"].get(c) or {}
-            if not w:
-                continue
-            errs = {k[4:]: w[k] for k in ("err_status", "err_timeout", "err_connect", "err_read", "err_write") if w[k]}
-            if errs:
-                notes.append("%s, %d clients: errors %s (not counted as acked writes)." % (s, c, errs))
-            if m.get("leader_after") not in (None, m.get("leader_before")):
-                notes.append("%s, %d clients: leader changed during the run (m%s → m%s)." % (
-                    s, c, m.get("leader_before"), m.get("leader_after")))
-            ks = m.get("keys_stored")
-            if isinstance(ks, int) and not (w["ok"] <= ks <= w["generated"]):
-                notes.append("%s, %d clients: %d keys stored but %d puts acked / %d sent: keys not unique?" % (
-                    s, c, ks, w["ok"], w["generated"]))
+            for w, m in zip(res[s]["wrk"].get(c, []), res[s]["meta"].get(c, [])):
+                rn = "%s, %d clients, round %s" % (s, c, m.get("round"))
+                errs = {k[4:]: w[k] for k in ("err_status", "err_timeout", "err_connect", "err_read", "err_write")
+                        if w[k]}
+                if errs:
+                    notes.append("%s: errors %s (not counted as acked writes)." % (rn, errs))
+                if m.get("leader_after") not in (None, m.get("leader_before")):
+                    notes.append("%s: leader changed during the run (m%s → m%s)." % (
+                        rn, m.get("leader_before"), m.get("leader_after")))
+                ks = m.get("keys_stored")
+                if isinstance(ks, int) and not (w["ok"] <= ks <= w["generated"]):
+                    notes.append("%s: %d keys stored but %d puts acked / %d sent: keys not unique?" % (
+                        rn, ks, w["ok"], w["generated"]))
         try:
             notes.extend("%s: %s" % (s, l.strip()) for l in open(os.path.join(args.out, s, "notes.txt")) if l.strip())
         except OSError:
@@ -239,19 +280,17 @@ def build(args):
     # Details.
     md.append("<details><summary>Details: every wrk run and failover round</summary>")
     md.append("")
-    md.append("| system | clients | wrk threads | seconds | acked | acked/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | keys stored |")
-    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+    md.append("| system | clients | round | wrk threads | seconds | acked | acked/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | keys stored |")
+    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
     for s in ("gridesk", "etcd"):
         for c in clients:
-            w, m = res[s]["wrk"].get(c), res[s]["meta"].get(c) or {}
-            if not w:
-                continue
-            errs = sum(w[k] for k in ("err_status", "err_timeout", "err_connect", "err_read", "err_write"))
-            md.append("| %s | %d | %s | %s | %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %d | %s |" % (
-                s, c, m.get("threads", "?"), m.get("seconds", "?"), fmt_num(w["ok"]), fmt_num(w["rps_ok"]),
-                w["lat_p50_us"] / 1000, w["lat_p90_us"] / 1000, w["lat_p99_us"] / 1000,
-                w["lat_p999_us"] / 1000, w["lat_max_us"] / 1000, errs,
-                fmt_num(m.get("keys_stored")) if isinstance(m.get("keys_stored"), int) else "–"))
+            for w, m in zip(res[s]["wrk"].get(c, []), res[s]["meta"].get(c, [])):
+                errs = sum(w[k] for k in ("err_status", "err_timeout", "err_connect", "err_read", "err_write"))
+                md.append("| %s | %d | %s | %s | %s | %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %d | %s |" % (
+                    s, c, m.get("round", "?"), m.get("threads", "?"), m.get("seconds", "?"), fmt_num(w["ok"]),
+                    fmt_num(w["rps_ok"]), w["lat_p50_us"] / 1000, w["lat_p90_us"] / 1000, w["lat_p99_us"] / 1000,
+                    w["lat_p999_us"] / 1000, w["lat_max_us"] / 1000, errs,
+                    fmt_num(m.get("keys_stored")) if isinstance(m.get("keys_stored"), int) else "–"))
     md.append("")
     md.append("| system | round | killed | first ack (ms after kill) | that write sent at (ms) | attempts | responses | client errors |")
     md.append("|---|---:|---|---:|---:|---:|---|---|")

@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # gridesk vs etcd 3.4 on 3-node loopback clusters, in one run (`make bench`).
 #
-# For each system: a fresh 3-member cluster on 127.0.0.1; wrk (Lua scripts)
+# BENCH_ROUNDS rounds, the systems' order alternating from round to round; in
+# each, per system: a fresh 3-member cluster on 127.0.0.1; wrk (Lua scripts)
 # drives replicated writes at the leader's HTTP endpoint with 1, 16 and 64
 # connections (gridesk: POST /v1/tickets; etcd: POST /v3/kv/put on its JSON
 # gateway, a unique key per request, value of the same byte size as the ticket
-# body); then BENCH_FAILOVER_RUNS times: kill -9 the leader and time the first
+# body).  Then, per system on a fresh cluster, BENCH_FAILOVER_RUNS times: kill -9 the leader and time the first
 # acknowledged write through a survivor (bench/failover.py), restart the killed
 # member, wait for the cluster to heal.  bench/report.py prints the table and
 # writes docs/BENCHMARKS.md.
 #
 # Environment (all optional):
 #   BENCH_SECONDS=10          measured seconds per wrk run (BENCH_QUICK=1: 3)
+#   BENCH_ROUNDS=3            rounds per system, the order alternating (gridesk
+#                             etcd, etcd gridesk, ...), each on fresh clusters;
+#                             the table gives each measure's median over them
+#                             (BENCH_QUICK=1: 1)
 #   BENCH_QUICK=1             quick mode: 3 s runs, 1 s warm-up
 #   BENCH_WARMUP_SECONDS=2    unmeasured wrk run before each measured one
 #   BENCH_CLIENTS="1 16 64"   concurrent connections (wrk -c)
@@ -46,10 +51,12 @@ BENCH_QUICK=${BENCH_QUICK:-0}
 if [ "$BENCH_QUICK" = 1 ]; then
   BENCH_SECONDS=${BENCH_SECONDS:-3}
   BENCH_WARMUP_SECONDS=${BENCH_WARMUP_SECONDS:-1}
+  BENCH_ROUNDS=${BENCH_ROUNDS:-1}
 else
   BENCH_SECONDS=${BENCH_SECONDS:-10}
   BENCH_WARMUP_SECONDS=${BENCH_WARMUP_SECONDS:-2}
 fi
+BENCH_ROUNDS=${BENCH_ROUNDS:-3}
 BENCH_FAILOVER_RUNS=${BENCH_FAILOVER_RUNS:-5}
 BENCH_CLIENTS=${BENCH_CLIENTS:-"1 16 64"}
 BENCH_WRK_THREADS=${BENCH_WRK_THREADS:-2}
@@ -62,10 +69,11 @@ BENCH_WRITE_DOC=${BENCH_WRITE_DOC:-auto}
 BENCH_KEEP=${BENCH_KEEP:-0}
 WRK=${BENCH_WRK:-/usr/bin/wrk}
 
-for v in BENCH_SECONDS BENCH_WARMUP_SECONDS BENCH_FAILOVER_RUNS BENCH_WRK_THREADS \
+for v in BENCH_SECONDS BENCH_WARMUP_SECONDS BENCH_ROUNDS BENCH_FAILOVER_RUNS BENCH_WRK_THREADS \
          BENCH_WRK_TIMEOUT BENCH_BODY_BYTES BENCH_FAILOVER_DEADLINE BENCH_HEAL_TIMEOUT; do
   [[ ${!v} =~ ^[0-9]+$ ]] || { echo "bench: $v must be a whole number (got '${!v}')" >&2; exit 2; }
 done
+[ "$BENCH_ROUNDS" -ge 1 ] || { echo "bench: BENCH_ROUNDS must be at least 1" >&2; exit 2; }
 for c in $BENCH_CLIENTS; do
   [[ $c =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_CLIENTS: bad value '$c'" >&2; exit 2; }
 done
@@ -205,46 +213,67 @@ heal_state() {
   printf '%s' "${out%; }"
 }
 
-# run_system SYSTEM: everything for one system; numbers into $OUT/SYSTEM/.
-run_system() {
-  local s=$1 c leader leader_after url t keys
-  local -a extra=()
+# setup_system SYSTEM: checks and the version, once per system.
+setup_system() {
+  local s=$1
   SYS_OUT="$OUT/$s"
   mkdir -p "$SYS_OUT"
-  MEMBER_PID=() MEMBER_URL=() MEMBER_DATA=()
   # Not in $(...): a check may set variables (gridesk copies its binary).
   "${s}_check" >"$SYS_OUT/check.txt" 2>&1 || { sys_fail "$s" "$(head -c 300 "$SYS_OUT/check.txt")"; return 1; }
   "${s}_version" >"$SYS_OUT/version.txt" 2>&1
-  log "$s: starting 3-member cluster"
-  "${s}_cluster_start" || { sys_fail "$s" "cluster did not become healthy (logs in $SYS_OUT)"; return 1; }
-  "${s}_prepare" || { sys_fail "$s" "prepare (login) failed (logs in $SYS_OUT)"; return 1; }
+}
+
+# throughput_round SYSTEM R: a fresh 3-member cluster, a warm-up and a
+# measured wrk run per client count, into $OUT/SYSTEM/wrk-cC-rR.json.
+throughput_round() {
+  local s=$1 r=$2 c i leader leader_after url t keys
+  local -a extra=()
+  SYS_OUT="$OUT/$s"
+  MEMBER_PID=() MEMBER_URL=() MEMBER_DATA=()
+  log "$s: round $r of $BENCH_ROUNDS: starting 3-member cluster"
+  "${s}_cluster_start" || { sys_fail "$s" "cluster did not become healthy in round $r (logs in $SYS_OUT)"; return 1; }
+  "${s}_prepare" || { sys_fail "$s" "prepare (login) failed in round $r (logs in $SYS_OUT)"; return 1; }
   mapfile -t extra < <("${s}_wrk_env")
   for c in $BENCH_CLIENTS; do
-    leader=$("${s}_leader") || { sys_fail "$s" "no leader before the $c-client run"; return 1; }
+    leader=$("${s}_leader") || { sys_fail "$s" "no leader before the $c-client run of round $r"; return 1; }
     url=${MEMBER_URL[$leader]}
     t=$(min "$BENCH_WRK_THREADS" "$c")
     if [ "$BENCH_WARMUP_SECONDS" -gt 0 ]; then
-      log "$s: warm-up ${BENCH_WARMUP_SECONDS}s, $c clients -> m$leader"
-      run_wrk "$("${s}_wrk_script")" "$url" "$c" "$BENCH_WARMUP_SECONDS" "$SYS_OUT/warm-c$c.json" \
-        "$SYS_OUT/warm-c$c.log" BENCH_RUN_TAG="w$c" "${extra[@]}" \
-        || { sys_fail "$s" "wrk warm-up failed at $c clients"; return 1; }
-      if ! wrk_ok "$SYS_OUT/warm-c$c.json"; then
-        diagnose "$s" "$url" >"$SYS_OUT/diagnose-c$c.txt" 2>&1
-        sys_fail "$s" "writes failed during warm-up at $c clients: $(head -c 300 "$SYS_OUT/warm-c$c.json"); a sample response is in $SYS_OUT/diagnose-c$c.txt"
+      log "$s: round $r: warm-up ${BENCH_WARMUP_SECONDS}s, $c clients -> m$leader"
+      run_wrk "$("${s}_wrk_script")" "$url" "$c" "$BENCH_WARMUP_SECONDS" "$SYS_OUT/warm-c$c-r$r.json" \
+        "$SYS_OUT/warm-c$c-r$r.log" BENCH_RUN_TAG="w$c-$r" "${extra[@]}" \
+        || { sys_fail "$s" "wrk warm-up failed at $c clients in round $r"; return 1; }
+      if ! wrk_ok "$SYS_OUT/warm-c$c-r$r.json"; then
+        diagnose "$s" "$url" >"$SYS_OUT/diagnose-c$c-r$r.txt" 2>&1
+        sys_fail "$s" "writes failed during warm-up at $c clients in round $r: $(head -c 300 "$SYS_OUT/warm-c$c-r$r.json"); a sample response is in $SYS_OUT/diagnose-c$c-r$r.txt"
         return 1
       fi
     fi
-    log "$s: measuring ${BENCH_SECONDS}s, $c clients ($t wrk threads) -> m$leader"
-    run_wrk "$("${s}_wrk_script")" "$url" "$c" "$BENCH_SECONDS" "$SYS_OUT/wrk-c$c.json" \
-      "$SYS_OUT/wrk-c$c.log" BENCH_RUN_TAG="m$c" "${extra[@]}" \
-      || { sys_fail "$s" "wrk failed at $c clients"; return 1; }
-    grep -h '^wrk-result' "$SYS_OUT/wrk-c$c.log" | cut -c1-200 >&2
+    log "$s: round $r: measuring ${BENCH_SECONDS}s, $c clients ($t wrk threads) -> m$leader"
+    run_wrk "$("${s}_wrk_script")" "$url" "$c" "$BENCH_SECONDS" "$SYS_OUT/wrk-c$c-r$r.json" \
+      "$SYS_OUT/wrk-c$c-r$r.log" BENCH_RUN_TAG="m$c-$r" "${extra[@]}" \
+      || { sys_fail "$s" "wrk failed at $c clients in round $r"; return 1; }
+    grep -h '^wrk-result' "$SYS_OUT/wrk-c$c-r$r.log" | cut -c1-200 >&2
     leader_after=$("${s}_leader") || leader_after=null
-    keys=$("${s}_count_keys" "m$c") || keys=null
-    write_json "$SYS_OUT/wrk-c$c.meta.json" clients="$c" threads="$t" seconds="$BENCH_SECONDS" \
+    keys=$("${s}_count_keys" "m$c-$r") || keys=null
+    write_json "$SYS_OUT/wrk-c$c-r$r.meta.json" clients="$c" round="$r" threads="$t" seconds="$BENCH_SECONDS" \
       url="$url" leader_before="$leader" leader_after="$leader_after" keys_stored="${keys:-null}"
   done
-  local k fails=0
+  stop_members
+  # The next round starts on empty disks, like this one.
+  if [ "$BENCH_KEEP" != 1 ]; then
+    for i in 1 2 3; do rm -rf "$(dirname "${MEMBER_DATA[$i]}")"; done
+  fi
+}
+
+# failover_phase SYSTEM: a fresh cluster, BENCH_FAILOVER_RUNS kill -9 rounds.
+failover_phase() {
+  local s=$1 k fails=0
+  SYS_OUT="$OUT/$s"
+  MEMBER_PID=() MEMBER_URL=() MEMBER_DATA=()
+  log "$s: failover: starting 3-member cluster"
+  "${s}_cluster_start" || { sys_fail "$s" "cluster did not become healthy for the failover rounds (logs in $SYS_OUT)"; return 1; }
+  "${s}_prepare" || { sys_fail "$s" "prepare (login) failed before the failover rounds (logs in $SYS_OUT)"; return 1; }
   for k in $(seq 1 "$BENCH_FAILOVER_RUNS"); do
     failover_round "$s" "$k" || fails=$((fails + 1))
   done
@@ -253,15 +282,34 @@ run_system() {
   [ "$fails" -eq 0 ]
 }
 
-log "output: $OUT; data: $WORK_TMP; $BENCH_SECONDS s per run, clients: $BENCH_CLIENTS, body $BENCH_BODY_BYTES B, failover runs: $BENCH_FAILOVER_RUNS"
+log "output: $OUT; data: $WORK_TMP; $BENCH_ROUNDS rounds of $BENCH_SECONDS s per client count, clients: $BENCH_CLIENTS, body $BENCH_BODY_BYTES B, failover runs: $BENCH_FAILOVER_RUNS"
 START_DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 START_LOAD=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 all_ok=1
+systems=()
 for s in $BENCH_SYSTEMS; do
   case $s in
-    gridesk|etcd) run_system "$s" || all_ok=0 ;;
+    gridesk|etcd) if setup_system "$s"; then systems+=("$s"); else all_ok=0; fi ;;
     *) echo "bench: unknown system '$s' in BENCH_SYSTEMS" >&2; all_ok=0 ;;
   esac
+done
+# Rounds alternate the order (A B, B A, A B, ...): a machine whose speed
+# drifts over minutes (a shared VM) weighs on both systems alike, and the
+# table takes each measure's median over the rounds.
+declare -A failed=()
+for r in $(seq 1 "$BENCH_ROUNDS"); do
+  order=("${systems[@]}")
+  if [ $((r % 2)) -eq 0 ]; then
+    order=(); for ((i = ${#systems[@]} - 1; i >= 0; i--)); do order+=("${systems[$i]}"); done
+  fi
+  for s in "${order[@]}"; do
+    [ -n "${failed[$s]:-}" ] && continue
+    throughput_round "$s" "$r" || { failed[$s]=1; all_ok=0; }
+  done
+done
+for s in "${systems[@]}"; do
+  [ -n "${failed[$s]:-}" ] && continue
+  failover_phase "$s" || all_ok=0
 done
 
 write_doc=0
