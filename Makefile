@@ -103,6 +103,11 @@ $(BUILD)/bench/kbbench: bench/kb/kbbench.c $(LIBOBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LIBS) -lsqlite3
 
+# The apply step alone (bench/apply/applybench.c), for profiling.
+$(BUILD)/bench/applybench: bench/apply/applybench.c $(LIBOBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LIBS)
+
 bench-kb: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/kbbench
 	@./bench/kb/run.sh

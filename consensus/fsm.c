@@ -175,7 +175,8 @@ static int apply_ticket(struct apply_ctx *c, struct event *ev,
             return rc;
         }
         gd_date_yyyymmdd(hlc_ms(ev->id.hlc), date, sizeof date);
-        snprintf(counter, sizeof counter, "ticket/%s/%s", c->region, date);
+        gd_strcat_n(counter, sizeof counter, "ticket/", c->region, "/", date,
+                    (char *)NULL);
         rc = fsm_counter_next(c, counter, &seq);
         if (rc != 0) {
             return rc;
@@ -197,7 +198,7 @@ static int apply_ticket(struct apply_ctx *c, struct event *ev,
             ticket_clear(&t);
             return rc;
         }
-        snprintf(res->entity, sizeof res->entity, "%s", id);
+        gd_strcat_n(res->entity, sizeof res->entity, id, (char *)NULL);
         return store_event_put(c->batch, id, ev);
     }
 
@@ -231,7 +232,7 @@ static int apply_ticket(struct apply_ctx *c, struct event *ev,
     if (rc < 0) {
         return rc;
     }
-    snprintf(res->entity, sizeof res->entity, "%s", ev->entity);
+    gd_strcat_n(res->entity, sizeof res->entity, ev->entity, (char *)NULL);
     return store_event_put(c->batch, ev->entity, ev);
 }
 

@@ -494,6 +494,16 @@ void ticket_id_format(char *out, size_t cap, const char *origin, uint64_t hlc,
     if (cap == 0)
         return;
     gd_date_yyyymmdd(hlc_ms(hlc), date, sizeof date);
-    snprintf(out, cap, "%s-%s-%04u", origin != NULL ? origin : "", date,
-             (unsigned)seq);
+    /* "%s-%s-%04u" without snprintf: one per create, on every replica */
+    char digits[11], *d = digits + sizeof digits - 1;
+    unsigned v = (unsigned)seq;
+    int w = 0;
+    *d = '\0';
+    do {
+        *--d = (char)('0' + v % 10);
+        v /= 10;
+        w++;
+    } while (v != 0 || w < 4);
+    gd_strcat_n(out, cap, origin != NULL ? origin : "", "-", date, "-", d,
+                (char *)NULL);
 }

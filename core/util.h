@@ -25,6 +25,11 @@ int gd_strdup(char **dst, const char *src);
  * saving time since 1991, so no tz database is needed. */
 #define GD_TZ_OFFSET_MS (8LL * 3600 * 1000)
 
+/* Concatenates the NULL-terminated list of strings into out as snprintf
+ * would (truncated to cap - 1 bytes, always terminated when cap > 0);
+ * returns out.  For the apply path, where snprintf's "%s" cost showed. */
+char *gd_strcat_n(char *out, size_t cap, ...);
+
 /* Formats ms since the Unix epoch as "2026-11-22T08:15:30.123+08:00" in
  * +08:00 into out (cap >= 32 always fits for any 48-bit HLC millisecond
  * value); truncates safely for smaller cap (cap 0: nothing written). */

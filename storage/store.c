@@ -464,17 +464,29 @@ void store_batch_free(struct store_batch *b)
 struct op_ref {
     const char *key;
     size_t klen;
-    size_t off; /* offset of its batch_op header; also the tie-break */
-    unsigned char cf;
+    size_t off;   /* offset of its batch_op header; also the tie-break */
+    uint64_t pre; /* the key's first 8 bytes, big-endian, zero-padded */
 };
 
-/* Orders operations by (column family, key), and operations on the same key
- * by their place in the batch, so the sort is stable where it matters. */
+static uint64_t key_prefix(const char *k, size_t klen)
+{
+    unsigned char b[8] = {0};
+    memcpy(b, k, klen < 8 ? klen : 8);
+    return (uint64_t)b[0] << 56 | (uint64_t)b[1] << 48 | (uint64_t)b[2] << 40 |
+           (uint64_t)b[3] << 32 | (uint64_t)b[4] << 24 | (uint64_t)b[5] << 16 |
+           (uint64_t)b[6] << 8 | (uint64_t)b[7];
+}
+
+/* Orders the operations of one column family by key, and operations on the
+ * same key by their place in the batch, so the sort is stable where it
+ * matters.  The prefixes decide most comparisons without a memcmp (equal
+ * prefixes fall through to the whole keys: zero padding makes "ab" and
+ * "ab\0" look alike there). */
 static int op_ref_cmp(const void *pa, const void *pb)
 {
     const struct op_ref *a = pa, *b = pb;
-    if (a->cf != b->cf)
-        return a->cf < b->cf ? -1 : 1;
+    if (a->pre != b->pre)
+        return a->pre < b->pre ? -1 : 1;
     size_t n = a->klen < b->klen ? a->klen : b->klen;
     int c = n > 0 ? memcmp(a->key, b->key, n) : 0;
     if (c != 0)
@@ -482,6 +494,70 @@ static int op_ref_cmp(const void *pa, const void *pb)
     if (a->klen != b->klen)
         return a->klen < b->klen ? -1 : 1;
     return a->off < b->off ? -1 : a->off > b->off;
+}
+
+static int refs_sorted(const struct op_ref *r, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        if (op_ref_cmp(&r[i - 1], &r[i]) > 0)
+            return 0;
+    return 1;
+}
+
+/* Sorts n refs of one column family, with tmp (room for n) as scratch: a
+ * stable counting pass on the first key byte (an empty key first), then a
+ * sort of each bucket not already in order.  The index CF gets its keys as
+ * interleaved runs (a…, c…, s… per ticket), each run sorted already. */
+static void sort_group(struct op_ref *r, size_t n, struct op_ref *tmp)
+{
+    size_t at[258] = {0};
+
+    for (size_t i = 0; i < n; i++)
+        at[(r[i].klen != 0 ? (unsigned char)r[i].key[0] + 1u : 0u) + 1]++;
+    for (int b = 1; b < 258; b++)
+        at[b] += at[b - 1];
+    for (size_t i = 0; i < n; i++)
+        tmp[at[r[i].klen != 0 ? (unsigned char)r[i].key[0] + 1u : 0u]++] =
+            r[i];
+    /* at[b] is now the end of bucket b */
+    memcpy(r, tmp, n * sizeof *r);
+    for (size_t b = 0, from = 0; b < 257; from = at[b], b++) {
+        size_t k = at[b] - from;
+        if (!refs_sorted(r + from, k))
+            qsort(r + from, k, sizeof *r, op_ref_cmp);
+    }
+}
+
+/* Fills refs (b->count of them) grouped by column family in CF order, each
+ * group in batch order, then sorts each group that is not already in key
+ * order (a batch's ticket and event keys mostly arrive sorted).  tmp has
+ * room for b->count refs. */
+static void batch_sort(const struct store_batch *b, struct op_ref *refs,
+                       struct op_ref *tmp)
+{
+    size_t start[STORE_CF__COUNT + 1] = {0}, at[STORE_CF__COUNT];
+    struct batch_op op;
+    size_t off;
+
+    for (off = 0; off < b->len; off += sizeof op + op.klen + op.vlen) {
+        memcpy(&op, b->buf + off, sizeof op);
+        start[op.cf + 1]++;
+    }
+    for (int cf = 0; cf < STORE_CF__COUNT; cf++) {
+        start[cf + 1] += start[cf];
+        at[cf] = start[cf];
+    }
+    for (off = 0; off < b->len; off += sizeof op + op.klen + op.vlen) {
+        memcpy(&op, b->buf + off, sizeof op);
+        const char *k = b->buf + off + sizeof op;
+        refs[at[op.cf]++] =
+            (struct op_ref){k, op.klen, off, key_prefix(k, op.klen)};
+    }
+    for (int cf = 0; cf < STORE_CF__COUNT; cf++) {
+        size_t n = start[cf + 1] - start[cf];
+        if (!refs_sorted(refs + start[cf], n))
+            sort_group(refs + start[cf], n, tmp);
+    }
 }
 
 /* The memtable is a skip list that keeps the position of its last insert:
@@ -497,8 +573,11 @@ int store_batch_commit(struct store *s, struct store_batch *b,
                           "store: out of memory building a batch");
     struct op_ref *refs = NULL;
     if (b->count > 1) {
+        /* the refs, then as many for scratch */
         if (b->count > s->refs_cap) {
-            refs = realloc(s->refs, b->count * sizeof *refs);
+            refs = b->count <= SIZE_MAX / (2 * sizeof *refs)
+                       ? realloc(s->refs, 2 * b->count * sizeof *refs)
+                       : NULL;
             if (refs == NULL)
                 return gd_err_set(err, GD_ENOMEM,
                                   "store: out of memory sorting a batch");
@@ -506,17 +585,8 @@ int store_batch_commit(struct store *s, struct store_batch *b,
             s->refs_cap = b->count;
         }
         refs = s->refs;
+        batch_sort(b, refs, refs + b->count);
     }
-    size_t n = 0;
-    for (size_t off = 0; off < b->len && refs != NULL; n++) {
-        struct batch_op op;
-        memcpy(&op, b->buf + off, sizeof op);
-        refs[n] = (struct op_ref){b->buf + off + sizeof op, op.klen, off,
-                                  op.cf};
-        off += sizeof op + op.klen + op.vlen;
-    }
-    if (refs != NULL)
-        qsort(refs, n, sizeof *refs, op_ref_cmp);
     if (s->wb == NULL)
         s->wb = rocksdb_writebatch_create();
     else

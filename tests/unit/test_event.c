@@ -927,6 +927,23 @@ static void test_strdup(void **state)
     free(p);
 }
 
+static void test_strcat_n(void **state)
+{
+    (void)state;
+    char out[8] = "zzzzzzz";
+    assert_string_equal(gd_strcat_n(out, sizeof out, "ab", "", "cd", (char *)NULL),
+                        "abcd");
+    gd_strcat_n(out, 5, "ab", "cd", "ef", (char *)NULL); /* truncated */
+    assert_string_equal(out, "abcd");
+    gd_strcat_n(out, 1, "ab", (char *)NULL);
+    assert_string_equal(out, "");
+    out[0] = 'q';
+    gd_strcat_n(out, 0, "ab", (char *)NULL); /* writes nothing */
+    assert_int_equal(out[0], 'q');
+    gd_strcat_n(out, sizeof out, (char *)NULL);
+    assert_string_equal(out, "");
+}
+
 static void test_time_format(void **state)
 {
     (void)state;
@@ -1022,10 +1039,11 @@ static void test_utf8(void **state)
         if (gd_utf8_valid(cases[i].s, cases[i].n) != cases[i].ok)
             fail_msg("utf8 case %zu", i);
 
-    /* ASCII is checked 8 bytes at a time: a bad or multi-byte sequence at
-     * every offset of a longer run, and a truncated one at the end. */
-    for (size_t at = 0; at < 24; at++) {
-        char buf[32];
+    /* ASCII is checked 32 and 8 bytes at a time: a bad or multi-byte
+     * sequence at every offset of a longer run, and a truncated one at the
+     * end. */
+    for (size_t at = 0; at < 72; at++) {
+        char buf[80];
         memset(buf, 'a', sizeof buf);
         buf[at] = (char)0xff;
         if (gd_utf8_valid(buf, sizeof buf))
@@ -1064,6 +1082,7 @@ int main(void)
         cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_unpack_object),
         cmocka_unit_test(test_strdup),
+        cmocka_unit_test(test_strcat_n),
         cmocka_unit_test(test_time_format),
         cmocka_unit_test(test_time_vs_gmtime),
         cmocka_unit_test(test_utf8),
