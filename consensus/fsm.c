@@ -8,6 +8,7 @@
 #include "consensus/fsm.h"
 
 #include <stdlib.h>
+#include <msgpack.h>
 #include <uv.h>
 #include <string.h>
 
@@ -383,19 +384,22 @@ int fsm_apply_batch(struct fsm *f, uint64_t index, const char *buf,
     }
     memset(&c, 0, sizeof c);
     c.f = f;
-    c.batch = store_batch_new();
-    if (c.batch == NULL) {
+    /* The batch and the unpacking zone are kept from entry to entry. */
+    if (f->batch == NULL && (f->batch = store_batch_new()) == NULL) {
         return GD_ENOMEM;
     }
-    rc = cmd_batch_decode(buf, len, &cmds, &n, &err);
+    store_batch_clear(f->batch);
+    c.batch = f->batch;
+    if (f->zone == NULL) {
+        f->zone = msgpack_zone_new(FSM_ZONE_CHUNK);
+    }
+    rc = cmd_batch_decode_in(f->zone, buf, len, &cmds, &n, &err);
     if (rc != 0) {
         /* Every replica decodes the same bytes the same way: record the
          * index and refuse the entry's commands. */
         log_error("undecodable entry", "index=%llu err=\"%s\"",
                   (unsigned long long)index, err.msg);
-        rc = store_batch_commit(f->store, c.batch, index, &err);
-        store_batch_free(c.batch);
-        return rc;
+        return store_batch_commit(f->store, c.batch, index, &err);
     }
     rc = results_reserve(f, n ? n : 1);
     if (rc != 0) {
@@ -481,7 +485,6 @@ out:
         cmd_batch_free(cmds, n);
     }
     free(c.counters);
-    store_batch_free(c.batch);
     return rc;
 }
 
@@ -816,4 +819,10 @@ void fsm_close(struct fsm *f)
     free(f->results);
     f->results = NULL;
     f->cap_results = f->n_results = 0;
+    store_batch_free(f->batch);
+    f->batch = NULL;
+    if (f->zone != NULL) {
+        msgpack_zone_free(f->zone);
+        f->zone = NULL;
+    }
 }

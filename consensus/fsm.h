@@ -26,6 +26,7 @@ struct command;
 struct event;
 struct overlay_ticket;
 struct ticket;
+struct msgpack_zone;
 
 /* An apply at least this long is logged ("slow apply") and counted. */
 #define FSM_SLOW_APPLY_US 100000
@@ -77,6 +78,12 @@ struct fsm {
     uint64_t entries_deferred; /* metrics */
     /* The snapshot being taken (see fsm.c): the pinned store view, its
      * applied index, and what the worker thread reports back. */
+    /* Kept from entry to entry by fsm_apply_batch: the store batch (its
+     * buffer keeps its size) and the zone the entry is unpacked into (NULL
+     * until the first apply, or when it could not be made: then every
+     * decode makes its own). */
+    struct store_batch *batch;
+    struct msgpack_zone *zone;
     struct store_view *snap_view;
     uint64_t snap_index;
     size_t snap_bytes;
@@ -85,6 +92,9 @@ struct fsm {
 
 /* Most entries / bytes that wait for fsm_settle; beyond either an entry is
  * applied at once (after those waiting). */
+/* First chunk of the kept unpacking zone: a 64-create entry fits. */
+#define FSM_ZONE_CHUNK (128u << 10)
+
 #define FSM_PENDING_MAX_ENTRIES 256
 #define FSM_PENDING_MAX_BYTES (64u << 20)
 

@@ -423,12 +423,19 @@ static int batch_unpack(const msgpack_object *o, void *arg, struct gd_err *err)
 int cmd_batch_decode(const char *buf, size_t len, struct command **cmds,
                      size_t *n, struct gd_err *err)
 {
+    return cmd_batch_decode_in(NULL, buf, len, cmds, n, err);
+}
+
+int cmd_batch_decode_in(struct msgpack_zone *zone, const char *buf,
+                        size_t len, struct command **cmds, size_t *n,
+                        struct gd_err *err)
+{
     struct batch_out out = {NULL, 0};
     int rc;
 
     *cmds = NULL;
     *n = 0;
-    rc = gd_mp_decode(buf, len, batch_unpack, &out, err);
+    rc = gd_mp_decode_in(zone, buf, len, batch_unpack, &out, err);
     if (rc != 0) {
         cmd_batch_free(out.cmds, out.n);
         return rc;

@@ -87,6 +87,13 @@ int cmd_batch_encode(const struct command *cmds, size_t n, char **buf,
 int cmd_batch_decode(const char *buf, size_t len, struct command **cmds,
                      size_t *n, struct gd_err *err);
 
+/* cmd_batch_decode with the unpacked objects in zone (see gd_mp_decode_in):
+ * the FSM keeps one for the entries it applies. */
+struct msgpack_zone;
+int cmd_batch_decode_in(struct msgpack_zone *zone, const char *buf,
+                        size_t len, struct command **cmds, size_t *n,
+                        struct gd_err *err);
+
 /* Clears cmds[0..n) and frees the array (NULL is fine). */
 void cmd_batch_free(struct command *cmds, size_t n);
 

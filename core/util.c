@@ -352,6 +352,35 @@ int gd_mp_check(const char *buf, size_t len, struct gd_err *err)
     return 0;
 }
 
+int gd_mp_decode_in(msgpack_zone *zone, const char *buf, size_t len,
+                    int (*fn)(const msgpack_object *root, void *arg,
+                              struct gd_err *err),
+                    void *arg, struct gd_err *err)
+{
+    msgpack_object root;
+    msgpack_unpack_return r;
+    size_t off = 0;
+    int rc;
+
+    if (zone == NULL)
+        return gd_mp_decode(buf, len, fn, arg, err);
+    rc = gd_mp_check(buf, len, err);
+    if (rc != 0)
+        return rc;
+    /* msgpack_unpack fills the caller's zone (msgpack_unpack_next would
+     * make a zone of its own, with its mallocs, per call). */
+    r = msgpack_unpack(buf, len, &off, zone, &root);
+    if (r == MSGPACK_UNPACK_NOMEM_ERROR) {
+        rc = gd_err_set(err, GD_ENOMEM, "msgpack: out of memory");
+    } else if (r != MSGPACK_UNPACK_SUCCESS || off != len) {
+        rc = gd_err_set(err, GD_ECORRUPT, "msgpack: does not decode");
+    } else {
+        rc = fn(&root, arg, err);
+    }
+    msgpack_zone_clear(zone); /* keeps its first chunk for the next call */
+    return rc;
+}
+
 int gd_mp_decode(const char *buf, size_t len,
                  int (*fn)(const msgpack_object *root, void *arg,
                            struct gd_err *err),

@@ -15,6 +15,7 @@
  * <msgpack.h>; the gd_mp_* functions take msgpack-c's own types. */
 struct msgpack_packer;
 struct msgpack_object;
+struct msgpack_zone;
 
 /* Sets *dst to a malloc'd copy of src (src NULL: *dst = NULL), freeing the
  * old *dst first.  Returns 0, or GD_ENOMEM leaving *dst unchanged.  The
@@ -63,6 +64,15 @@ int gd_mp_decode(const char *buf, size_t len,
                  int (*fn)(const struct msgpack_object *root, void *arg,
                            struct gd_err *err),
                  void *arg, struct gd_err *err);
+
+/* gd_mp_decode, with the unpacked objects in zone (cleared afterwards,
+ * keeping its first chunk): a caller that decodes often keeps one zone
+ * whose chunk fits its usual input, and unpacking allocates nothing.
+ * zone NULL: gd_mp_decode. */
+int gd_mp_decode_in(struct msgpack_zone *zone, const char *buf, size_t len,
+                    int (*fn)(const struct msgpack_object *root, void *arg,
+                              struct gd_err *err),
+                    void *arg, struct gd_err *err);
 
 /* Packs fn(pk, arg) into a fresh malloc'd buffer: *buf (caller frees) and
  * *len.  Returns 0 or fn's error / GD_ENOMEM with *buf NULL and *len 0. */

@@ -452,6 +452,17 @@ size_t store_batch_count(struct store_batch *b)
     return b->count;
 }
 
+void store_batch_clear(struct store_batch *b)
+{
+    if (b->cap > KEEP_BATCH_BYTES) {
+        free(b->buf);
+        b->buf = NULL;
+        b->cap = 0;
+    }
+    b->len = b->count = 0;
+    b->oom = false;
+}
+
 void store_batch_free(struct store_batch *b)
 {
     if (b == NULL)

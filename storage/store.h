@@ -83,6 +83,9 @@ int store_batch_commit(struct store *s, struct store_batch *b,
 /* Frees a batch; NULL is a no-op. */
 void store_batch_free(struct store_batch *b);
 
+/* Empties b for reuse, keeping its buffer (unless above 8 MB). */
+void store_batch_clear(struct store_batch *b);
+
 /* --- Iteration -------------------------------------------------------------
  * Iterates one CF in key order from the first key >= start (start may be
  * NULL/0) over the keys that begin with prefix (prefix may be NULL/0 = the

@@ -136,6 +136,38 @@ static void test_batch_roundtrip(void **state)
     free_sample(c);
 }
 
+/* A kept zone (as the FSM keeps one) decodes like a fresh one, call after
+ * call: with a chunk far smaller than the entry (the zone grows, then is
+ * cleared back), after a refused input, and for every cut of the entry. */
+static void test_batch_decode_in_kept_zone(void **state)
+{
+    (void)state;
+    struct command c[N_SAMPLE], *out;
+    size_t len, n;
+    char *buf;
+    sample(c);
+    assert_int_equal(cmd_batch_encode(c, N_SAMPLE, &buf, &len), 0);
+    msgpack_zone *z = msgpack_zone_new(64);
+    assert_non_null(z);
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(cmd_batch_decode_in(z, buf, len, &out, &n, NULL), 0);
+        assert_int_equal(n, N_SAMPLE);
+        for (int i = 0; i < N_SAMPLE; i++)
+            assert_commands_equal(&c[i], &out[i]);
+        cmd_batch_free(out, n);
+        for (size_t cut = 0; cut < len; cut++) {
+            struct gd_err err = {0, ""};
+            if (cmd_batch_decode_in(z, buf, cut, &out, &n, &err) == 0)
+                fail_msg("cut at %zu of %zu decoded", cut, len);
+            assert_null(out);
+            assert_int_equal(n, 0);
+        }
+    }
+    msgpack_zone_free(z);
+    free(buf);
+    free_sample(c);
+}
+
 static void test_batch_empty_and_limits(void **state)
 {
     (void)state;
@@ -657,6 +689,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_roundtrip),
+        cmocka_unit_test(test_batch_decode_in_kept_zone),
         cmocka_unit_test(test_batch_empty_and_limits),
         cmocka_unit_test(test_batch_encode_refuses),
         cmocka_unit_test(test_batch_truncated_and_trailing),
