@@ -27,13 +27,17 @@ static int strbuf_grow(struct strbuf *b, size_t extra)
     if (b->oom) {
         return -1;
     }
+    if (extra > (size_t)-1 - b->len - 1) {
+        b->oom = 1; /* no size_t can hold it */
+        return -1;
+    }
     need = b->len + extra + 1;
     if (need <= b->cap) {
         return 0;
     }
     cap = b->cap ? b->cap : 256;
     while (cap < need) {
-        cap *= 2;
+        cap = cap > (size_t)-1 / 2 ? need : cap * 2;
     }
     s = realloc(b->s, cap);
     if (s == NULL) {
@@ -43,6 +47,11 @@ static int strbuf_grow(struct strbuf *b, size_t extra)
     b->s = s;
     b->cap = cap;
     return 0;
+}
+
+void strbuf_reserve(struct strbuf *b, size_t n)
+{
+    (void)strbuf_grow(b, n);
 }
 
 void strbuf_append(struct strbuf *b, const char *data, size_t len)

@@ -16,6 +16,9 @@ struct strbuf {
 void strbuf_init(struct strbuf *b);
 void strbuf_free(struct strbuf *b);
 void strbuf_append(struct strbuf *b, const char *data, size_t len);
+/* Makes room for n more bytes at once (one allocation instead of a chain
+ * of doublings when the size is known roughly); sets oom on failure. */
+void strbuf_reserve(struct strbuf *b, size_t n);
 void strbuf_puts(struct strbuf *b, const char *s);
 void strbuf_printf(struct strbuf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -83,6 +83,7 @@ void send_json(struct ctx *c, int status, json_t *v)
     struct strbuf b;
 
     strbuf_init(&b);
+    strbuf_reserve(&b, 2048); /* a ticket with a few events, in one go */
     if (v == NULL || view_dump(v, &b) != 0) {
         static const char oom[] = "{\"error\":{\"code\":\"no_memory\","
                                   "\"message\":\"out of memory\"}}";

@@ -353,9 +353,34 @@ static void test_load_random_and_mutated(void **state)
     }
 }
 
+/* strbuf_reserve: room in one go, content kept; an impossible size is an
+ * OOM (later appends do nothing), never a wrap-around. */
+static void test_strbuf_reserve(void **state)
+{
+    (void)state;
+    struct strbuf b;
+    strbuf_init(&b);
+    strbuf_puts(&b, "ab");
+    strbuf_reserve(&b, 5000);
+    assert_false(b.oom);
+    assert_true(b.cap >= 5003);
+    char *before = b.s;
+    for (int i = 0; i < 1000; i++)
+        strbuf_puts(&b, "xyzw1");
+    assert_ptr_equal(b.s, before); /* no reallocation was needed */
+    assert_int_equal(b.len, 5002);
+    assert_memory_equal(b.s, "abxyzw1", 7);
+    strbuf_reserve(&b, (size_t)-1);
+    assert_true(b.oom);
+    strbuf_puts(&b, "more");
+    assert_int_equal(b.len, 5002);
+    strbuf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_strbuf_reserve),
         cmocka_unit_test(test_ticket_body_takes_fast_path),
         cmocka_unit_test(test_load_edge_cases),
         cmocka_unit_test(test_load_depth_and_long_keys),
