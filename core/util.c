@@ -386,25 +386,13 @@ int gd_mp_decode(const char *buf, size_t len,
                            struct gd_err *err),
                  void *arg, struct gd_err *err)
 {
-    msgpack_unpacked u;
-    msgpack_unpack_return r;
-    size_t off = 0;
+    msgpack_zone *zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
     int rc;
 
-    rc = gd_mp_check(buf, len, err);
-    if (rc != 0)
-        return rc;
-    msgpack_unpacked_init(&u);
-    r = msgpack_unpack_next(&u, buf, len, &off);
-    if (r == MSGPACK_UNPACK_NOMEM_ERROR) {
-        rc = gd_err_set(err, GD_ENOMEM, "msgpack: out of memory");
-    } else if (r != MSGPACK_UNPACK_SUCCESS || off != len) {
-        /* gd_mp_check accepted it, so this means the two disagree. */
-        rc = gd_err_set(err, GD_ECORRUPT, "msgpack: does not decode");
-    } else {
-        rc = fn(&u.data, arg, err);
-    }
-    msgpack_unpacked_destroy(&u);
+    if (zone == NULL)
+        return gd_err_set(err, GD_ENOMEM, "msgpack: out of memory");
+    rc = gd_mp_decode_in(zone, buf, len, fn, arg, err);
+    msgpack_zone_free(zone);
     return rc;
 }
 
