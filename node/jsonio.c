@@ -330,3 +330,123 @@ int jsonio_dump(const json_t *v, struct strbuf *out)
                ? 0
                : -1;
 }
+
+/* ---- writer -------------------------------------------------------------- */
+
+struct jsonio_writer {
+    yajl_gen g;
+    struct strbuf *out;
+    size_t mark;
+    int failed;
+};
+
+struct jsonio_writer *jsonio_writer_new(struct strbuf *out)
+{
+    struct jsonio_writer *w = malloc(sizeof *w);
+
+    if (w == NULL) {
+        return NULL;
+    }
+    w->g = yajl_gen_alloc(NULL);
+    if (w->g == NULL) {
+        free(w);
+        return NULL;
+    }
+    /* as jsonio_dump configures it */
+    yajl_gen_config(w->g, yajl_gen_print_callback, print_cb, out);
+    w->out = out;
+    w->mark = out->len;
+    w->failed = 0;
+    return w;
+}
+
+static void jw_check(struct jsonio_writer *w, yajl_gen_status st)
+{
+    if (st != yajl_gen_status_ok) {
+        w->failed = 1;
+    }
+}
+
+void jw_map_open(struct jsonio_writer *w)
+{
+    if (w != NULL && !w->failed) {
+        jw_check(w, yajl_gen_map_open(w->g));
+    }
+}
+
+void jw_map_close(struct jsonio_writer *w)
+{
+    if (w != NULL && !w->failed) {
+        jw_check(w, yajl_gen_map_close(w->g));
+    }
+}
+
+void jw_array_open(struct jsonio_writer *w)
+{
+    if (w != NULL && !w->failed) {
+        jw_check(w, yajl_gen_array_open(w->g));
+    }
+}
+
+void jw_array_close(struct jsonio_writer *w)
+{
+    if (w != NULL && !w->failed) {
+        jw_check(w, yajl_gen_array_close(w->g));
+    }
+}
+
+/* Keys and strings with gen_value's checks (a C string has no NUL). */
+void jw_key(struct jsonio_writer *w, const char *key)
+{
+    if (w != NULL && !w->failed) {
+        size_t len = strlen(key);
+        if (!plain_string((const unsigned char *)key, len)) {
+            w->failed = 1;
+            return;
+        }
+        jw_check(w, yajl_gen_string(w->g, (const unsigned char *)key, len));
+    }
+}
+
+void jw_string(struct jsonio_writer *w, const char *s)
+{
+    if (w == NULL || w->failed) {
+        return;
+    }
+    if (s == NULL) {
+        jw_check(w, yajl_gen_null(w->g));
+        return;
+    }
+    size_t len = strlen(s);
+    if (!gd_utf8_valid(s, len)) {
+        w->failed = 1;
+        return;
+    }
+    jw_check(w, yajl_gen_string(w->g, (const unsigned char *)s, len));
+}
+
+void jw_integer(struct jsonio_writer *w, long long v)
+{
+    if (w != NULL && !w->failed) {
+        jw_check(w, yajl_gen_integer(w->g, v));
+    }
+}
+
+int jsonio_writer_end(struct jsonio_writer *w)
+{
+    int rc;
+
+    if (w == NULL) {
+        return -1;
+    }
+    rc = w->failed || w->out->oom ? -1 : 0;
+    if (rc != 0) {
+        w->out->len = w->mark;
+        if (w->out->s != NULL && !w->out->oom) {
+            w->out->s[w->mark] = '\0';
+        }
+    }
+    yajl_gen_free(w->g);
+    free(w);
+    return rc;
+}

@@ -10,94 +10,125 @@
 #include "node/jsonio.h"
 #include "storage/tickets.h"
 
-/* The strings here come from decoded records and commands, whose decoders
+/* Where a view's fields go: into the json_t object o, or straight out
+ * through the writer w (inside a map it opened).  Each view's fields are
+ * written once, in vo_* calls, for both: the same keys in the same order.
+ *
+ * The strings here come from decoded records and commands, whose decoders
  * refuse invalid UTF-8, and the keys are ASCII literals: jansson's checks
- * would only repeat that work (about a third of building a view). */
-static json_t *str_or_null(const char *s)
+ * would only repeat that work (about a third of building a view), so the
+ * json_t side uses the nocheck setters.  The writer checks as jsonio_dump
+ * does before writing. */
+struct vout {
+    json_t *o;
+    struct jsonio_writer *w;
+};
+
+static void vo_str(struct vout *v, const char *key, const char *s)
 {
-    return s != NULL ? json_string_nocheck(s) : json_null();
+    if (v->w != NULL) {
+        jw_key(v->w, key);
+        jw_string(v->w, s);
+    } else {
+        json_object_set_new_nocheck(
+            v->o, key, s != NULL ? json_string_nocheck(s) : json_null());
+    }
 }
 
-static void put(json_t *o, const char *key, json_t *v)
+static void vo_int(struct vout *v, const char *key, long long n)
 {
-    json_object_set_new_nocheck(o, key, v);
+    if (v->w != NULL) {
+        jw_key(v->w, key);
+        jw_integer(v->w, n);
+    } else {
+        json_object_set_new_nocheck(v->o, key, json_integer(n));
+    }
 }
 
-static void set_time(json_t *o, const char *key, uint64_t hlc)
+static void vo_time(struct vout *v, const char *key, uint64_t hlc)
 {
     char buf[40];
     if (hlc == 0) {
-        put(o, key, json_null());
+        vo_str(v, key, NULL);
         return;
     }
     gd_time_format(hlc_ms(hlc), buf, sizeof buf);
-    put(o, key, json_string_nocheck(buf));
+    vo_str(v, key, buf);
 }
 
-json_t *view_event(const struct event *ev)
+static void event_fields(struct vout *v, const struct event *ev)
 {
     char id[96];
-    json_t *o = json_object();
 
-    if (o == NULL) {
-        return NULL;
-    }
     event_id_format(&ev->id, id, sizeof id);
-    put(o, "id", json_string_nocheck(id));
-    put(o, "type", json_string_nocheck(event_type_name(ev->type)));
-    put(o, "actor", str_or_null(ev->actor));
-    set_time(o, "at", ev->id.hlc);
-    put(o, "channel", str_or_null(ev->channel));
-    put(o, "node", str_or_null(ev->node));
+    vo_str(v, "id", id);
+    vo_str(v, "type", event_type_name(ev->type));
+    vo_str(v, "actor", ev->actor);
+    vo_time(v, "at", ev->id.hlc);
+    vo_str(v, "channel", ev->channel);
+    vo_str(v, "node", ev->node);
     switch (ev->type) {
     case EVENT_TICKET_CREATE:
-        put(o, "customer", str_or_null(ev->customer));
-        put(o, "class", str_or_null(ev->cls));
-        put(o, "summary", str_or_null(ev->summary));
+        vo_str(v, "customer", ev->customer);
+        vo_str(v, "class", ev->cls);
+        vo_str(v, "summary", ev->summary);
         break;
     case EVENT_TICKET_ACCEPT:
-        put(o, "owner", str_or_null(ev->owner));
+        vo_str(v, "owner", ev->owner);
         break;
     case EVENT_TICKET_COMMENT:
-        put(o, "text", str_or_null(ev->text));
+        vo_str(v, "text", ev->text);
         break;
     case EVENT_TICKET_STATUS:
-        put(o, "status", str_or_null(ev->status));
+        vo_str(v, "status", ev->status);
         if (ev->text != NULL) {
-            put(o, "note", json_string_nocheck(ev->text));
+            vo_str(v, "note", ev->text);
         }
         break;
     case EVENT_TICKET_REOPEN:
-        put(o, "reason", str_or_null(ev->text));
+        vo_str(v, "reason", ev->text);
         break;
     default:
         break;
     }
-    return o;
+}
+
+static void ticket_fields_out(struct vout *v, const struct ticket *t)
+{
+    vo_str(v, "id", t->id);
+    vo_str(v, "customer", t->customer);
+    vo_str(v, "class", t->cls);
+    vo_str(v, "channel", t->channel);
+    vo_str(v, "summary", t->summary);
+    vo_str(v, "description", t->description);
+    vo_str(v, "status", ticket_status_name(t->status));
+    vo_str(v, "owner", t->owner);
+    vo_str(v, "created_by", t->created_by);
+    vo_str(v, "node", t->node);
+    vo_time(v, "created_at", t->created_hlc);
+    vo_time(v, "updated_at", t->updated_hlc);
+    vo_int(v, "reopen_count", t->n_reopens);
+    vo_int(v, "conflicts", t->n_conflicts);
+}
+
+json_t *view_event(const struct event *ev)
+{
+    struct vout v = {json_object(), NULL};
+
+    if (v.o != NULL) {
+        event_fields(&v, ev);
+    }
+    return v.o;
 }
 
 static json_t *ticket_fields(const struct ticket *t)
 {
-    json_t *o = json_object();
+    struct vout v = {json_object(), NULL};
 
-    if (o == NULL) {
-        return NULL;
+    if (v.o != NULL) {
+        ticket_fields_out(&v, t);
     }
-    put(o, "id", str_or_null(t->id));
-    put(o, "customer", str_or_null(t->customer));
-    put(o, "class", str_or_null(t->cls));
-    put(o, "channel", str_or_null(t->channel));
-    put(o, "summary", str_or_null(t->summary));
-    put(o, "description", str_or_null(t->description));
-    put(o, "status", json_string_nocheck(ticket_status_name(t->status)));
-    put(o, "owner", str_or_null(t->owner));
-    put(o, "created_by", str_or_null(t->created_by));
-    put(o, "node", str_or_null(t->node));
-    set_time(o, "created_at", t->created_hlc);
-    set_time(o, "updated_at", t->updated_hlc);
-    put(o, "reopen_count", json_integer(t->n_reopens));
-    put(o, "conflicts", json_integer(t->n_conflicts));
-    return o;
+    return v.o;
 }
 
 /* o plus "events": the views of evs; o is released on failure. */
@@ -119,7 +150,7 @@ static json_t *add_events(json_t *o, const struct event *evs,
             return NULL;
         }
     }
-    put(o, "events", arr);
+    json_object_set_new_nocheck(o, "events", arr);
     return o;
 }
 
@@ -151,4 +182,27 @@ json_t *view_ticket_events(const struct ticket *t,
 int view_dump(const json_t *v, struct strbuf *out)
 {
     return jsonio_dump(v, out);
+}
+
+int view_ticket_events_write(const struct ticket *t,
+                             const struct event *const *evs, size_t n,
+                             long long applied_index, struct strbuf *out)
+{
+    struct vout v = {NULL, jsonio_writer_new(out)};
+
+    jw_map_open(v.w);
+    ticket_fields_out(&v, t);
+    jw_key(v.w, "events");
+    jw_array_open(v.w);
+    for (size_t i = 0; i < n; i++) {
+        jw_map_open(v.w);
+        event_fields(&v, evs[i]);
+        jw_map_close(v.w);
+    }
+    jw_array_close(v.w);
+    if (applied_index >= 0) {
+        vo_int(&v, "applied_index", applied_index);
+    }
+    jw_map_close(v.w);
+    return jsonio_writer_end(v.w);
 }

@@ -16,6 +16,14 @@ json_t *view_ticket(struct store *s, const struct ticket *t, int with_events);
 /* The ticket with the given timeline (evs in stored order). */
 json_t *view_ticket_events(const struct ticket *t,
                            const struct event *const *evs, size_t n);
+/* Appends to out the bytes view_dump writes for view_ticket_events(t, evs,
+ * n), with "applied_index" last when applied_index >= 0, but straight from
+ * the structs (no json_t tree): 0, or -1 with out as it was (then build
+ * the json_t view: it fails the same way or answers in full). */
+struct strbuf;
+int view_ticket_events_write(const struct ticket *t,
+                             const struct event *const *evs, size_t n,
+                             long long applied_index, struct strbuf *out);
 /* Appends v, serialised compactly (jansson's JSON_COMPACT bytes, written
  * by node/jsonio.c), to out (core/strbuf.h); 0, or -1 on OOM. */
 struct strbuf;

@@ -14,7 +14,9 @@
 #include <cmocka.h>
 
 #include "core/strbuf.h"
+#include "core/util.h"
 #include "node/jsonio.h"
+#include "node/views.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
@@ -377,10 +379,95 @@ static void test_strbuf_reserve(void **state)
     strbuf_free(&b);
 }
 
+/* view_ticket_events_write (straight from the structs) writes the bytes
+ * the json_t view dumps, for tickets and every kind of event, with the
+ * strings JSON must escape and NULL fields; and a string that is not UTF-8
+ * makes it fail with the buffer as it was, as the json_t path fails. */
+static void test_ticket_view_writer_same_bytes(void **state)
+{
+    (void)state;
+    static const char *texts[] = {
+        "停电 \"quoted\" back\\slash / tab\t nl\n cr\r \x01\x1f",
+        "emoji \xf0\x9f\x98\x80 line sep \xe2\x80\xa8 para \xe2\x80\xa9",
+        "", "plain", NULL,
+    };
+    static const int types[] = {EVENT_TICKET_CREATE, EVENT_TICKET_ACCEPT,
+                                EVENT_TICKET_COMMENT, EVENT_TICKET_STATUS,
+                                EVENT_TICKET_REOPEN};
+    for (size_t k = 0; k < sizeof texts / sizeof texts[0]; k++) {
+        const char *x = texts[k];
+        struct ticket t;
+        struct event evs[5];
+        const struct event *pevs[5];
+        ticket_init(&t);
+        assert_int_equal(gd_strdup(&t.id, "ZQ-20261123-0001"), 0);
+        assert_int_equal(gd_strdup(&t.customer, x), 0);
+        assert_int_equal(gd_strdup(&t.cls, "fault_repair"), 0);
+        assert_int_equal(gd_strdup(&t.summary, x), 0);
+        assert_int_equal(gd_strdup(&t.description, x), 0);
+        assert_int_equal(gd_strdup(&t.owner, k % 2 ? x : NULL), 0);
+        t.created_hlc = k == 4 ? 0 : (1795392000123ull << 16) + k;
+        t.updated_hlc = t.created_hlc + 7;
+        t.n_reopens = (uint32_t)k;
+        t.n_conflicts = 4000000000u;
+        for (int e = 0; e < 5; e++) {
+            event_init(&evs[e]);
+            evs[e].type = types[e];
+            snprintf(evs[e].id.origin, sizeof evs[e].id.origin, "n%d", e);
+            evs[e].id.hlc = (1795392000123ull << 16) + (uint64_t)e;
+            evs[e].id.counter = (uint32_t)e;
+            assert_int_equal(gd_strdup(&evs[e].actor, x), 0);
+            assert_int_equal(gd_strdup(&evs[e].channel, "hotline"), 0);
+            assert_int_equal(gd_strdup(&evs[e].customer, x), 0);
+            assert_int_equal(gd_strdup(&evs[e].summary, x), 0);
+            assert_int_equal(gd_strdup(&evs[e].owner, x), 0);
+            assert_int_equal(gd_strdup(&evs[e].status, "resolved"), 0);
+            assert_int_equal(gd_strdup(&evs[e].text, x), 0);
+            pevs[e] = &evs[e];
+        }
+        for (size_t n = 0; n <= 5; n++) {
+            for (long long idx = -1; idx <= 1; idx += 2) {
+                struct strbuf want, got;
+                strbuf_init(&want);
+                strbuf_init(&got);
+                strbuf_puts(&got, "kept:");
+                json_t *v = view_ticket_events(&t, pevs, n);
+                assert_non_null(v);
+                if (idx >= 0)
+                    json_object_set_new(v, "applied_index", json_integer(idx));
+                assert_int_equal(view_dump(v, &want), 0);
+                json_decref(v);
+                assert_int_equal(
+                    view_ticket_events_write(&t, pevs, n, idx, &got), 0);
+                assert_int_equal(got.len, 5 + want.len);
+                assert_memory_equal(got.s, "kept:", 5);
+                assert_memory_equal(got.s + 5, want.s, want.len);
+                strbuf_free(&want);
+                strbuf_free(&got);
+            }
+        }
+        /* not UTF-8: refused, nothing left behind */
+        if (x != NULL && x[0] != '\0') {
+            struct strbuf got;
+            strbuf_init(&got);
+            strbuf_puts(&got, "kept:");
+            evs[2].text[0] = (char)0xff;
+            assert_int_equal(view_ticket_events_write(&t, pevs, 5, 1, &got),
+                             -1);
+            assert_string_equal(strbuf_cstr(&got), "kept:");
+            strbuf_free(&got);
+        }
+        for (int e = 0; e < 5; e++)
+            event_clear(&evs[e]);
+        ticket_clear(&t);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strbuf_reserve),
+        cmocka_unit_test(test_ticket_view_writer_same_bytes),
         cmocka_unit_test(test_ticket_body_takes_fast_path),
         cmocka_unit_test(test_load_edge_cases),
         cmocka_unit_test(test_load_depth_and_long_keys),
