@@ -7,10 +7,10 @@
  * command that fails leaves nothing in the batch. */
 #include "consensus/fsm.h"
 
-#include <stdlib.h>
 #include <msgpack.h>
-#include <uv.h>
+#include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "core/command.h"
 #include "core/event.h"

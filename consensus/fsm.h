@@ -76,25 +76,26 @@ struct fsm {
     struct fsm_pending *pending_head, *pending_tail;
     size_t n_pending, pending_bytes;
     uint64_t entries_deferred; /* metrics */
-    /* The snapshot being taken (see fsm.c): the pinned store view, its
-     * applied index, and what the worker thread reports back. */
     /* Kept from entry to entry by fsm_apply_batch: the store batch (its
      * buffer keeps its size) and the zone the entry is unpacked into (NULL
      * until the first apply, or when it could not be made: then every
      * decode makes its own). */
     struct store_batch *batch;
     struct msgpack_zone *zone;
+    /* The snapshot being taken (see fsm.c): the pinned store view, its
+     * applied index, and what the worker thread reports back. */
     struct store_view *snap_view;
     uint64_t snap_index;
     size_t snap_bytes;
     struct gd_err snap_err;
 };
 
-/* Most entries / bytes that wait for fsm_settle; beyond either an entry is
- * applied at once (after those waiting). */
-/* First chunk of the kept unpacking zone: a 64-create entry fits. */
+/* First chunk of the kept unpacking zone.  A larger entry grows the zone
+ * for its own decode only: clearing keeps just the first chunk. */
 #define FSM_ZONE_CHUNK (128u << 10)
 
+/* Most entries / bytes that wait for fsm_settle; beyond either an entry is
+ * applied at once (after those waiting). */
 #define FSM_PENDING_MAX_ENTRIES 256
 #define FSM_PENDING_MAX_BYTES (64u << 20)
 
