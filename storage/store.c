@@ -483,9 +483,14 @@ static uint64_t key_prefix(const char *k, size_t klen)
 {
     unsigned char b[8] = {0};
     memcpy(b, k, klen < 8 ? klen : 8);
-    return (uint64_t)b[0] << 56 | (uint64_t)b[1] << 48 | (uint64_t)b[2] << 40 |
-           (uint64_t)b[3] << 32 | (uint64_t)b[4] << 24 | (uint64_t)b[5] << 16 |
-           (uint64_t)b[6] << 8 | (uint64_t)b[7];
+    return store_be64_get(b);
+}
+
+/* The bucket of a ref in sort_group: 0 for the empty key, else its first
+ * byte + 1, so that buckets come in key order. */
+static unsigned first_byte_bucket(const struct op_ref *r)
+{
+    return r->klen != 0 ? (unsigned char)r->key[0] + 1u : 0u;
 }
 
 /* Orders the operations of one column family by key, and operations on the
@@ -524,12 +529,11 @@ static void sort_group(struct op_ref *r, size_t n, struct op_ref *tmp)
     size_t at[258] = {0};
 
     for (size_t i = 0; i < n; i++)
-        at[(r[i].klen != 0 ? (unsigned char)r[i].key[0] + 1u : 0u) + 1]++;
+        at[first_byte_bucket(&r[i]) + 1]++;
     for (int b = 1; b < 258; b++)
         at[b] += at[b - 1];
     for (size_t i = 0; i < n; i++)
-        tmp[at[r[i].klen != 0 ? (unsigned char)r[i].key[0] + 1u : 0u]++] =
-            r[i];
+        tmp[at[first_byte_bucket(&r[i])]++] = r[i];
     /* at[b] is now the end of bucket b */
     memcpy(r, tmp, n * sizeof *r);
     for (size_t b = 0, from = 0; b < 257; from = at[b], b++) {
