@@ -431,6 +431,10 @@ int rnode_start(struct rnode **out, uv_loop_t *loop, struct store *s,
         return GD_EIO;
     }
     raft_uv_set_connect_retry_delay(&n->io, 200);
+    raft_uv_set_segment_size(&n->io, (size_t)(cfg->segment_mb != 0
+                                                  ? cfg->segment_mb
+                                                  : RNODE_SEGMENT_MB_DEFAULT)
+                                         << 20);
     /* raft_uv 0.15 implements async_work (used for snapshots taken off the
      * loop, fsm version 3) but still says io version 1, which raft_init
      * then refuses; upstream raised it to 2 in 0.17.1 ("uv: set io version

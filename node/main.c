@@ -37,6 +37,7 @@ static const char usage[] =
     "  --heartbeat MS         Raft heartbeat (default election timeout / 10)\n"
     "  --snapshot-threshold N entries between snapshots (default 65536)\n"
     "  --snapshot-trailing N  entries kept after a snapshot (default 8192)\n"
+    "  --segment-size MB      Raft log segment size (default 64)\n"
     "  --max-body BYTES       largest request body accepted (default "
     "1048576)\n"
     "  --log-level LEVEL      debug, info, warn, error (default info)\n"
@@ -57,6 +58,7 @@ struct opts {
     const char *join;
     const char *region;
     unsigned election_timeout, heartbeat, snap_threshold, snap_trailing;
+    unsigned segment_mb;
     size_t max_body;
     int log_level;
 };
@@ -121,7 +123,8 @@ static const char *const known_flags[] = {
     "--id",         "--data",       "--http",
     "--raft",       "--cluster",    "--join",
     "--region",     "--election-timeout", "--heartbeat",
-    "--snapshot-threshold", "--snapshot-trailing", "--max-body",
+    "--snapshot-threshold", "--snapshot-trailing", "--segment-size",
+    "--max-body",
     "--log-level",  NULL};
 
 static void parse_opts(int argc, char **argv, struct opts *o)
@@ -199,6 +202,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
             o->snap_threshold = (unsigned)parse_num(name, v, 4, 100000000);
         } else if (strcmp(name, "--snapshot-trailing") == 0) {
             o->snap_trailing = (unsigned)parse_num(name, v, 1, 100000000);
+        } else if (strcmp(name, "--segment-size") == 0) {
+            o->segment_mb = (unsigned)parse_num(name, v, 1, 1024);
         } else if (strcmp(name, "--max-body") == 0) {
             o->max_body = parse_num(name, v, 1024, 256ULL << 20);
         } else if (strcmp(name, "--log-level") == 0) {
@@ -412,6 +417,7 @@ int main(int argc, char **argv)
     cfg.heartbeat_ms = o.heartbeat;
     cfg.snapshot_threshold = o.snap_threshold;
     cfg.snapshot_trailing = o.snap_trailing;
+    cfg.segment_mb = o.segment_mb;
     if (o.cluster != NULL) {
         int self = 0;
         cfg.n_bootstrap = parse_cluster(o.cluster, members, 32);
