@@ -220,10 +220,8 @@ def test_small_segments_roll_over_and_survive_kill9_of_every_node():
     acknowledged ticket, identical on all nodes."""
     big = "表后线路故障，客户报修。" * 100  # ~3.6 KB per ticket
     with Cluster(3, segment_size=1, snapshot_threshold=100000) as c:
-        made = []
-        for _ in range(3):
-            made += [c.write(c.leader(), "POST", "/v1/tickets", ticket_body(description=big),
-                             expect=(201,))[1] for _ in range(150)]
+        made = [c.write(c.leader(), "POST", "/v1/tickets", ticket_body(description=big),
+                        expect=(201,))[1] for _ in range(450)]
         for nd in c.nodes:
             closed, opened = _segments(nd)
             assert len(closed) >= 2, "node %d: closed segments %r" % (nd.id, closed)
