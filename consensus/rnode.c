@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "consensus/segfill.h"
 #include "core/log.h"
 
 #define RNODE_BATCH_MAX 1024
@@ -74,6 +75,7 @@ struct rnode {
     struct raft_transfer transfer;
     int closing;
     int handles_open;
+    char *segfill_dir; /* registered with segfill, or NULL */
     void (*close_cb)(void *data);
     void *close_data;
 };
@@ -488,6 +490,18 @@ int rnode_start(struct rnode **out, uv_loop_t *loop, struct store *s,
             goto err_close;
         }
     }
+    if (cfg->segment_fill == RNODE_SEGMENT_FILL_ZERO) {
+        /* Before raft_start, which prepares the first open segments. */
+        n->segfill_dir = strdup(cfg->dir);
+        rv = n->segfill_dir != NULL ? segfill_register(cfg->dir) : GD_ENOMEM;
+        if (rv != 0) {
+            /* Appends are then slower, never wrong: go on without. */
+            log_warn("raft log segments will not be zero-filled",
+                     "dir=%s error=%s", cfg->dir, gd_code_name(rv));
+            free(n->segfill_dir);
+            n->segfill_dir = NULL;
+        }
+    }
     rv = raft_start(&n->raft);
     if (rv != 0) {
         gd_err_set(err, GD_EIO, "raft start on %s: %s", cfg->raft_addr,
@@ -765,6 +779,11 @@ static void raft_closed_cb(struct raft *r)
     raft_uv_close(&n->io);
     raft_uv_tcp_close(&n->transport);
     fsm_close(&n->fsm);
+    if (n->segfill_dir != NULL) {
+        segfill_unregister(n->segfill_dir);
+        free(n->segfill_dir);
+        n->segfill_dir = NULL;
+    }
     log_info("raft closed", "applied_index=%llu",
              (unsigned long long)store_applied_index(n->store));
     if (n->close_cb != NULL) {

@@ -31,6 +31,15 @@ struct rnode_member {
  * was the whole p99 tail; 64 MiB makes it 8 times rarer. */
 #define RNODE_SEGMENT_MB_DEFAULT 64
 
+/* How new raft log segments get their space (segfill.h): written with
+ * zeros, so that appends are overwrites the kernel does without blocking
+ * (the default), or fallocate()d as libraft does (for copy-on-write file
+ * systems, where zeros gain nothing). */
+enum rnode_segment_fill {
+    RNODE_SEGMENT_FILL_ZERO = 0,
+    RNODE_SEGMENT_FILL_ALLOCATE
+};
+
 struct rnode_config {
     uint64_t id;
     const char *raft_addr;        /* HOST:PORT this node listens on */
@@ -41,6 +50,7 @@ struct rnode_config {
     unsigned snapshot_threshold;  /* 0 = default */
     unsigned snapshot_trailing;   /* 0 = default */
     unsigned segment_mb;          /* raft log segment size, MiB; 0 = default */
+    enum rnode_segment_fill segment_fill;
     const struct rnode_member *bootstrap; /* NULL: no bootstrap (join) */
     size_t n_bootstrap;
 };

@@ -12,6 +12,7 @@
 #include <sodium.h>
 #include <time.h>
 
+#include "consensus/segfill.h"
 #include "core/catalog.h"
 #include "core/command.h"
 #include "core/log.h"
@@ -553,6 +554,23 @@ static void handle_metrics(struct ctx *c)
                   "# TYPE gridesk_entries_deferred_total counter\n"
                   "gridesk_entries_deferred_total %llu\n",
                   (unsigned long long)f->entries_deferred);
+    {
+        struct segfill_stats sf;
+        segfill_stats(&sf);
+        strbuf_printf(&b,
+                      "# HELP gridesk_raft_segments_zero_filled_total Raft "
+                      "log segments written with zeros before use.\n"
+                      "# TYPE gridesk_raft_segments_zero_filled_total "
+                      "counter\n"
+                      "gridesk_raft_segments_zero_filled_total %llu\n"
+                      "# TYPE gridesk_raft_segment_fill_bytes_total counter\n"
+                      "gridesk_raft_segment_fill_bytes_total %llu\n"
+                      "# TYPE gridesk_raft_segment_fill_seconds_total "
+                      "counter\n"
+                      "gridesk_raft_segment_fill_seconds_total %.6f\n",
+                      (unsigned long long)sf.segments,
+                      (unsigned long long)sf.bytes, sf.seconds);
+    }
     if (f->search != NULL) {
         struct sr_stats ss;
         sr_engine_stats(f->search, &ss);

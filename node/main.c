@@ -38,6 +38,9 @@ static const char usage[] =
     "  --snapshot-threshold N entries between snapshots (default 65536)\n"
     "  --snapshot-trailing N  entries kept after a snapshot (default 8192)\n"
     "  --segment-size MB      Raft log segment size (default 64)\n"
+    "  --segment-fill MODE    zero: write new Raft log segments with zeros so\n"
+    "                         appends are plain overwrites (default);\n"
+    "                         allocate: fallocate only (btrfs, ZFS)\n"
     "  --max-body BYTES       largest request body accepted (default "
     "1048576)\n"
     "  --log-level LEVEL      debug, info, warn, error (default info)\n"
@@ -59,6 +62,7 @@ struct opts {
     const char *region;
     unsigned election_timeout, heartbeat, snap_threshold, snap_trailing;
     unsigned segment_mb;
+    enum rnode_segment_fill segment_fill;
     size_t max_body;
     int log_level;
 };
@@ -124,7 +128,7 @@ static const char *const known_flags[] = {
     "--raft",       "--cluster",    "--join",
     "--region",     "--election-timeout", "--heartbeat",
     "--snapshot-threshold", "--snapshot-trailing", "--segment-size",
-    "--max-body",
+    "--segment-fill", "--max-body",
     "--log-level",  NULL};
 
 static void parse_opts(int argc, char **argv, struct opts *o)
@@ -204,6 +208,15 @@ static void parse_opts(int argc, char **argv, struct opts *o)
             o->snap_trailing = (unsigned)parse_num(name, v, 1, 100000000);
         } else if (strcmp(name, "--segment-size") == 0) {
             o->segment_mb = (unsigned)parse_num(name, v, 1, 1024);
+        } else if (strcmp(name, "--segment-fill") == 0) {
+            if (strcmp(v, "zero") == 0) {
+                o->segment_fill = RNODE_SEGMENT_FILL_ZERO;
+            } else if (strcmp(v, "allocate") == 0) {
+                o->segment_fill = RNODE_SEGMENT_FILL_ALLOCATE;
+            } else {
+                die_usage("--segment-fill wants zero|allocate, got \"%s\"",
+                          v);
+            }
         } else if (strcmp(name, "--max-body") == 0) {
             o->max_body = parse_num(name, v, 1024, 256ULL << 20);
         } else if (strcmp(name, "--log-level") == 0) {
@@ -418,6 +431,7 @@ int main(int argc, char **argv)
     cfg.snapshot_threshold = o.snap_threshold;
     cfg.snapshot_trailing = o.snap_trailing;
     cfg.segment_mb = o.segment_mb;
+    cfg.segment_fill = o.segment_fill;
     if (o.cluster != NULL) {
         int self = 0;
         cfg.n_bootstrap = parse_cluster(o.cluster, members, 32);

@@ -385,6 +385,8 @@ def test_grideskd_bad_flags_exit_2_with_one_line():
         ["--id", "1"] + base + ["--cluster", "1=127.0.0.1:%d" % rp, "--election-timeout", "x"],
         ["--id", "1"] + base + ["--cluster", "1=127.0.0.1:%d" % rp, "--segment-size", "0"],
         ["--id", "1"] + base + ["--cluster", "1=127.0.0.1:%d" % rp, "--segment-size", "4096"],
+        ["--id", "1"] + base + ["--cluster", "1=127.0.0.1:%d" % rp, "--segment-fill", "sparse"],
+        ["--id", "1"] + base + ["--cluster", "1=127.0.0.1:%d" % rp, "--segment-fill", ""],
         ["--id", "1", "--data", os.path.join(d, "y"), "--http", "192.0.2.1:80",
          "--raft", "127.0.0.1:%d" % rp, "--cluster", "1=127.0.0.1:%d" % rp],
         ["--id", "2", "--data", os.path.join(d, "z"), "--http", "127.0.0.1:%d" % hp,

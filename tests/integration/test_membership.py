@@ -3,9 +3,12 @@ catches up from a snapshot), is listed by every node, receives new writes, and
 is removed again; writes keep working.  A data dir restarted under another
 --id is refused with exit code 2 and a message."""
 
+import fcntl
 import os
 import re
+import struct
 import threading
+import time
 
 from harness import (Cluster, list_all, run_prog, sanitizer_report, strip_applied, t, ticket_body,
                      wait_same_listings, wait_tickets_everywhere, wait_until)
@@ -200,18 +203,87 @@ def _segments(nd):
     return closed, opened
 
 
+# FS_IOC_FIEMAP and its flags (linux/fs.h, linux/fiemap.h)
+_FS_IOC_FIEMAP = 0xC020660B
+_FIEMAP_FLAG_SYNC = 0x1
+_FIEMAP_EXTENT_LAST = 0x1
+_FIEMAP_EXTENT_UNWRITTEN = 0x800
+
+
+def _unwritten_extents(path):
+    """How many of path's extents are allocated but unwritten (what
+    fallocate leaves on ext4 and XFS), or None where the file system cannot
+    say (no FIEMAP, e.g. tmpfs)."""
+    n = 512
+    buf = bytearray(struct.pack("=QQIIII", 0, 0xFFFFFFFFFFFFFFFF, _FIEMAP_FLAG_SYNC, 0, n, 0)
+                    + bytes(56 * n))
+    with open(path, "rb") as f:
+        try:
+            fcntl.ioctl(f.fileno(), _FS_IOC_FIEMAP, buf)
+        except OSError:
+            return None
+    mapped = struct.unpack_from("=I", buf, 20)[0]
+    assert mapped < n, "%s: more than %d extents" % (path, n)
+    flags = [struct.unpack_from("=I", buf, 32 + 56 * i + 40)[0] for i in range(mapped)]
+    assert mapped == 0 or flags[-1] & _FIEMAP_EXTENT_LAST, (path, mapped, flags)
+    return sum(1 for fl in flags if fl & _FIEMAP_EXTENT_UNWRITTEN)
+
+
+def _fs_type(path):
+    """The type of the file system path is on, from /proc/mounts."""
+    best, fstype = "", None
+    real = os.path.realpath(path)
+    with open("/proc/mounts") as f:
+        for line in f:
+            mnt, typ = line.split()[1], line.split()[2]
+            if (real == mnt or real.startswith(mnt.rstrip("/") + "/")) and len(mnt) > len(best):
+                best, fstype = mnt, typ
+    return fstype
+
+
+def _prepared_segments(nd, size, timeout):
+    """The open segments of nd once libraft has prepared them all at size
+    (zero-filling takes a moment after the first write)."""
+    deadline = time.time() + timeout
+    while True:
+        _, opened = _segments(nd)
+        filled = nd.metric("gridesk_raft_segments_zero_filled_total")
+        if len(opened) >= 2 and all(sz == size for _, sz in opened) and \
+                (filled == 0 or filled >= len(opened)):
+            return opened
+        assert time.time() < deadline, "open segments %r, zero-filled %r" % (opened, filled)
+        time.sleep(0.05)
+
+
 def test_segment_size_default_and_flag():
     """Open Raft log segments are 64 MiB by default (libraft's 8 MiB ended a
     segment every few seconds under load, each end a 30-60 ms stall of the
-    loop on every node); --segment-size MB sets another size."""
-    with Cluster(1) as c:
-        c.write(c.nodes[0], "POST", "/v1/tickets", ticket_body(), expect=(201,))
-        _, opened = _segments(c.nodes[0])
-        assert opened and all(sz == 64 << 20 for _, sz in opened), opened
-    with Cluster(1, segment_size=2) as c:
-        c.write(c.nodes[0], "POST", "/v1/tickets", ticket_body(), expect=(201,))
-        _, opened = _segments(c.nodes[0])
-        assert opened and all(sz == 2 << 20 for _, sz in opened), opened
+    loop on every node) and written with zeros before use, so that appends
+    are plain overwrites: no unwritten extents.  --segment-size MB sets
+    another size; --segment-fill allocate leaves libraft's fallocate (whose
+    extents ext4 and XFS mark unwritten)."""
+    with Cluster(1, segment_size=None) as c:
+        nd = c.nodes[0]
+        c.write(nd, "POST", "/v1/tickets", ticket_body(), expect=(201,))
+        opened = _prepared_segments(nd, 64 << 20, t(30))
+        assert nd.metric("gridesk_raft_segments_zero_filled_total") >= len(opened), opened
+        assert nd.metric("gridesk_raft_segment_fill_bytes_total") >= len(opened) * (64 << 20)
+        unwritten = [_unwritten_extents(os.path.join(nd.data, "raft", name)) for name, _ in opened]
+        print("  default: open segments %r, unwritten extents %r, fill %.2f s" % (
+            opened, unwritten, nd.metric("gridesk_raft_segment_fill_seconds_total")))
+        assert all(u in (0, None) for u in unwritten), unwritten
+    with Cluster(1, segment_size=2, segment_fill="allocate") as c:
+        nd = c.nodes[0]
+        c.write(nd, "POST", "/v1/tickets", ticket_body(), expect=(201,))
+        opened = _prepared_segments(nd, 2 << 20, t(30))
+        assert nd.metric("gridesk_raft_segments_zero_filled_total") == 0
+        unwritten = [_unwritten_extents(os.path.join(nd.data, "raft", name)) for name, _ in opened]
+        fstype = _fs_type(nd.data)
+        print("  allocate on %s: open segments %r, unwritten extents %r" % (fstype, opened, unwritten))
+        if fstype in ("ext4", "xfs"):
+            # the first segment has the log in its first blocks; the others
+            # are untouched
+            assert all(u is not None and u > 0 for u in unwritten[1:]), unwritten
 
 
 def test_small_segments_roll_over_and_survive_kill9_of_every_node():
