@@ -188,7 +188,13 @@ int posix_fallocate(int fd, off_t offset, off_t len)
     char link[64];
 
     if (offset >= 0 && len > 0 && offset <= INT64_MAX - len &&
-        is_new_segment(fd, offset, link))
-        return zero_fill(fd, link, offset, len);
+        is_new_segment(fd, offset, link)) {
+        int rc = zero_fill(fd, link, offset, len);
+        /* A fill the disk or the file system refuses for another reason
+         * (an O_DIRECT alignment it wants larger, say) must not fail the
+         * segment: what zeros were written read as fallocate's would. */
+        if (rc == 0 || rc == ENOSPC)
+            return rc;
+    }
     return real_posix_fallocate(fd, offset, len);
 }
