@@ -76,15 +76,24 @@ gridesk_healthy() {
   gridesk_leader >/dev/null
 }
 
-# gridesk_prepare: log in at the leader; the token goes to wrk via env.
-gridesk_prepare() {
-  local leader resp
+# gridesk_login_once: one login at the leader; sets BENCH_GRIDESK_TOKEN.
+gridesk_login_once() {
+  local leader
   leader=$(gridesk_leader) || return 1
-  resp=$(curl -s --max-time 5 -X POST -H 'Content-Type: application/json' \
+  GRIDESK_LOGIN_RESP=$(curl -s --max-time 5 -X POST -H 'Content-Type: application/json' \
     -d "{\"user\":\"admin\",\"password\":\"$GRIDESK_PASSWORD\"}" "${MEMBER_URL[$leader]}/v1/login") || true
-  BENCH_GRIDESK_TOKEN=$(printf '%s' "$resp" | python3 "$BENCH_DIR/util.py" json token)
-  if [ -z "$BENCH_GRIDESK_TOKEN" ] || [ "$BENCH_GRIDESK_TOKEN" = null ]; then
-    log "gridesk login failed: $resp"
+  BENCH_GRIDESK_TOKEN=$(printf '%s' "$GRIDESK_LOGIN_RESP" | python3 "$BENCH_DIR/util.py" json token)
+  [ -n "$BENCH_GRIDESK_TOKEN" ] && [ "$BENCH_GRIDESK_TOKEN" != null ]
+}
+
+# gridesk_prepare: log in at the leader; the token goes to wrk via env.  A new
+# cluster answers 503 "not initialised yet" until its first entry (the admin
+# user) is applied, which waits for the first Raft segment to be zero-filled
+# (--segment-fill zero), so this retries for up to 30 s.
+gridesk_prepare() {
+  GRIDESK_LOGIN_RESP=""
+  if ! wait_for 30 gridesk_login_once; then
+    log "gridesk login failed: $GRIDESK_LOGIN_RESP"
     return 1
   fi
 }

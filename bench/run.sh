@@ -29,6 +29,7 @@
 #                             next round (else: a fresh cluster, and a note)
 #   BENCH_GRIDESK_FLAGS=""    extra grideskd flags (default: none, as a user would)
 #   BENCH_SYSTEMS="gridesk etcd"
+#   BENCH_KB=1                0: skip the knowledge-base part (bench/kb/run.sh)
 #   BENCH_WRITE_DOC=auto      auto: write docs/BENCHMARKS.md only if every system
 #                             ran cleanly; 1: always; 0: never
 #   BENCH_TMPDIR=$TMPDIR|/tmp where the data dirs go (both systems, same disk)
@@ -325,5 +326,7 @@ python3 "$BENCH_DIR/report.py" --out "$OUT" --command "$COMMAND" --data-dir "$WO
 if [ "$write_doc" = 0 ]; then
   log "docs/BENCHMARKS.md not written (BENCH_WRITE_DOC=$BENCH_WRITE_DOC, all systems ok: $all_ok); report in $OUT/report.md"
 fi
-KB_FROM_BENCH=1 "$BENCH_DIR/kb/run.sh" || all_ok=0  # knowledge-base search vs SQLite FTS5
+if [ "${BENCH_KB:-1}" != 0 ]; then
+  KB_FROM_BENCH=1 "$BENCH_DIR/kb/run.sh" || all_ok=0  # knowledge-base search vs SQLite FTS5
+fi
 [ "$all_ok" = 1 ]
