@@ -24,9 +24,11 @@ int segfill_register(const char *dir);
 /* Stops zero-filling in dir (a no-op for a dir never registered). */
 void segfill_unregister(const char *dir);
 
-/* Segments zero-filled so far in this process, and the seconds spent. */
+/* Segments zero-filled so far in this process, and the seconds spent;
+ * paced: those filled with pauses (every segment but an "open-1"). */
 struct segfill_stats {
     uint64_t segments;
+    uint64_t paced;
     uint64_t bytes;
     double seconds;
 };

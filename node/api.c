@@ -563,12 +563,16 @@ static void handle_metrics(struct ctx *c)
                       "# TYPE gridesk_raft_segments_zero_filled_total "
                       "counter\n"
                       "gridesk_raft_segments_zero_filled_total %llu\n"
+                      "# TYPE gridesk_raft_segments_fill_paced_total "
+                      "counter\n"
+                      "gridesk_raft_segments_fill_paced_total %llu\n"
                       "# TYPE gridesk_raft_segment_fill_bytes_total counter\n"
                       "gridesk_raft_segment_fill_bytes_total %llu\n"
                       "# TYPE gridesk_raft_segment_fill_seconds_total "
                       "counter\n"
                       "gridesk_raft_segment_fill_seconds_total %.6f\n",
                       (unsigned long long)sf.segments,
+                      (unsigned long long)sf.paced,
                       (unsigned long long)sf.bytes, sf.seconds);
     }
     if (f->search != NULL) {

@@ -268,6 +268,12 @@ def test_segment_size_default_and_flag():
         opened = _prepared_segments(nd, 64 << 20, t(30))
         assert nd.metric("gridesk_raft_segments_zero_filled_total") >= len(opened), opened
         assert nd.metric("gridesk_raft_segment_fill_bytes_total") >= len(opened) * (64 << 20)
+        # open-1, which the first write waits for, is filled at full speed;
+        # the ones prepared ahead of need are paced (read paced first: a fill
+        # ending between the two reads only raises the second)
+        paced = nd.metric("gridesk_raft_segments_fill_paced_total")
+        assert len(opened) - 1 <= paced <= nd.metric("gridesk_raft_segments_zero_filled_total") - 1, \
+            (opened, paced)
         unwritten = [_unwritten_extents(os.path.join(nd.data, "raft", name)) for name, _ in opened]
         print("  default: open segments %r, unwritten extents %r, fill %.2f s" % (
             opened, unwritten, nd.metric("gridesk_raft_segment_fill_seconds_total")))

@@ -75,6 +75,35 @@ static void test_registered_open_segment_is_zero_filled(void **state)
     segfill_unregister(dir);
 }
 
+static uint64_t paced(void)
+{
+    struct segfill_stats st;
+    segfill_stats(&st);
+    return st.paced;
+}
+
+/* open-1, the segment a starting node's first write waits for, is filled
+ * at full speed; later ones are filled ahead of need, with pauses. */
+static void test_only_later_segments_are_paced(void **state)
+{
+    (void)state;
+    assert_int_equal(segfill_register(dir), 0);
+    uint64_t p0 = paced(), f0 = filled();
+    int fd = open_in("open-1");
+    assert_true(fd >= 0);
+    assert_int_equal(posix_fallocate(fd, 0, SEG), 0);
+    close(fd);
+    assert_int_equal(filled(), f0 + 1);
+    assert_int_equal(paced(), p0);
+    fd = open_in("open-12");
+    assert_true(fd >= 0);
+    assert_int_equal(posix_fallocate(fd, 0, SEG), 0);
+    close(fd);
+    assert_int_equal(filled(), f0 + 2);
+    assert_int_equal(paced(), p0 + 1);
+    segfill_unregister(dir);
+}
+
 static void test_existing_data_is_never_overwritten(void **state)
 {
     (void)state;
@@ -147,6 +176,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registered_open_segment_is_zero_filled),
+        cmocka_unit_test(test_only_later_segments_are_paced),
         cmocka_unit_test(test_existing_data_is_never_overwritten),
         cmocka_unit_test(test_other_files_and_dirs_are_left_to_libc),
         cmocka_unit_test(test_register_refuses_missing_dir),
