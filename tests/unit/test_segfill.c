@@ -45,11 +45,16 @@ static int open_in(const char *name)
     return open(path, O_RDWR | O_CREAT | O_TRUNC | O_DSYNC, 0600);
 }
 
-static uint64_t filled(void)
+static struct segfill_stats stats(void)
 {
     struct segfill_stats st;
     segfill_stats(&st);
-    return st.segments;
+    return st;
+}
+
+static uint64_t filled(void)
+{
+    return stats().segments;
 }
 
 static void test_registered_open_segment_is_zero_filled(void **state)
@@ -75,11 +80,13 @@ static void test_registered_open_segment_is_zero_filled(void **state)
     segfill_unregister(dir);
 }
 
-static uint64_t paced(void)
+/* Creates name in dir and has it allocated to SEG bytes. */
+static void allocate_segment(const char *name)
 {
-    struct segfill_stats st;
-    segfill_stats(&st);
-    return st.paced;
+    int fd = open_in(name);
+    assert_true(fd >= 0);
+    assert_int_equal(posix_fallocate(fd, 0, SEG), 0);
+    close(fd);
 }
 
 /* open-1, the segment a starting node's first write waits for, is filled
@@ -88,19 +95,13 @@ static void test_only_later_segments_are_paced(void **state)
 {
     (void)state;
     assert_int_equal(segfill_register(dir), 0);
-    uint64_t p0 = paced(), f0 = filled();
-    int fd = open_in("open-1");
-    assert_true(fd >= 0);
-    assert_int_equal(posix_fallocate(fd, 0, SEG), 0);
-    close(fd);
-    assert_int_equal(filled(), f0 + 1);
-    assert_int_equal(paced(), p0);
-    fd = open_in("open-12");
-    assert_true(fd >= 0);
-    assert_int_equal(posix_fallocate(fd, 0, SEG), 0);
-    close(fd);
-    assert_int_equal(filled(), f0 + 2);
-    assert_int_equal(paced(), p0 + 1);
+    struct segfill_stats s0 = stats();
+    allocate_segment("open-1");
+    assert_int_equal(stats().segments, s0.segments + 1);
+    assert_int_equal(stats().paced, s0.paced);
+    allocate_segment("open-12");
+    assert_int_equal(stats().segments, s0.segments + 2);
+    assert_int_equal(stats().paced, s0.paced + 1);
     segfill_unregister(dir);
 }
 
